@@ -1,0 +1,68 @@
+//! The current profiler of this thread (or of the task being polled on it).
+//!
+//! Python keeps its profiler in a thread-local; so do we. Async tasks carry their own
+//! profiler in a [`Profiled`](super::Profiled) wrapper that swaps it in for each poll, so the
+//! thread-local always holds the profiler of whatever runs on the thread right now.
+
+use std::cell::Cell;
+
+use super::Profiler;
+
+thread_local! {
+    static CURRENT: Cell<Option<Profiler>> = const { Cell::new(None) };
+}
+
+/// Puts a taken profiler back into the thread-local when dropped, even while unwinding.
+struct PutBack(Option<Profiler>);
+
+impl Drop for PutBack {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = CURRENT.try_with(|c| c.set(Some(p)));
+        }
+    }
+}
+
+/// Runs `f` with the current profiler, if there is one.
+///
+/// The profiler is taken out of the thread-local while `f` runs (no `RefCell`: a re-entrant
+/// call, say from a `Debug` impl that is itself traced, sees no profiler instead of panicking)
+/// and put back afterwards, also when `f` panics. During thread teardown it behaves as if
+/// there were none.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&mut Profiler>) -> R) -> R {
+    let mut slot = PutBack(CURRENT.try_with(Cell::take).ok().flatten());
+    f(slot.0.as_mut())
+}
+
+/// Puts `profiler` in place as the current one and returns the one it replaces.
+#[inline]
+pub(crate) fn replace(profiler: Option<Profiler>) -> Option<Profiler> {
+    CURRENT.try_with(|c| c.replace(profiler)).ok().flatten()
+}
+
+/// Makes `profiler` current until the returned guard is dropped, then restores the previous
+/// one. Used by [`Profiled`](super::Profiled) around each poll and by the spawn helpers.
+pub(crate) struct Swap<'a> {
+    slot: &'a mut Option<Profiler>,
+}
+
+impl<'a> Swap<'a> {
+    /// Swaps the profiler in `slot` with the current one; on drop the task's (possibly
+    /// changed) profiler goes back into `slot` and the thread's own comes back.
+    #[inline]
+    pub(crate) fn enter(slot: &'a mut Option<Profiler>) -> Self {
+        let previous = replace(slot.take());
+        *slot = previous;
+        Swap { slot }
+    }
+}
+
+impl Drop for Swap<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let previous = self.slot.take();
+        *self.slot = replace(previous);
+    }
+}

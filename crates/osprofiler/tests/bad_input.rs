@@ -1,0 +1,76 @@
+//! Bad input never panics: random and corrupted trace headers, config values and stored
+//! notifications give an error or `None`.
+
+use base64::Engine as _;
+use osprofiler::signing::{pack_ids, signed_unpack};
+use osprofiler::ProfilerConfig;
+use proptest::prelude::*;
+
+fn corrupt(s: &str, at: usize, byte: u8) -> String {
+    let mut bytes = s.as_bytes().to_vec();
+    if !bytes.is_empty() {
+        let i = at % bytes.len();
+        bytes[i] = byte;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_headers_are_rejected_without_panic(info in ".*", hmac in ".*", keys in proptest::collection::vec(".*", 0..4)) {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        // Random text essentially never carries a valid signature.
+        prop_assert!(signed_unpack(&info, &hmac, &keys).is_none());
+    }
+
+    #[test]
+    fn corrupted_signed_headers_never_panic(base in "[a-f0-9-]{0,40}", parent in ".{0,40}", key in ".{1,20}", at in 0usize..200, byte in any::<u8>()) {
+        let (info, hmac) = pack_ids(&base, &parent, &key);
+        let good = signed_unpack(&info, &hmac, &[&key]).expect("a valid header is accepted");
+        prop_assert_eq!(good["base_id"].as_str(), Some(base.as_str()));
+        prop_assert_eq!(good["parent_id"].as_str(), Some(parent.as_str()));
+        let bad_info = corrupt(&info, at, byte);
+        let got = signed_unpack(&bad_info, &hmac, &[&key]);
+        if bad_info != info {
+            prop_assert!(got.is_none());
+        }
+        let bad_hmac = corrupt(&hmac, at, byte);
+        let got = signed_unpack(&info, &bad_hmac, &[&key]);
+        if bad_hmac.trim() != hmac {
+            prop_assert!(got.is_none());
+        }
+    }
+
+    #[test]
+    fn signed_garbage_payloads_are_rejected(payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+        // A valid signature over bytes that are not a base64 JSON object.
+        let info = base64::engine::general_purpose::URL_SAFE.encode(&payload);
+        let (_, _) = pack_ids("a", "b", "k");
+        let hmac = {
+            use hmac::Mac;
+            let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"k").unwrap();
+            m.update(info.as_bytes());
+            m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let got = signed_unpack(&info, &hmac, &["k"]);
+        let is_object = serde_json::from_slice::<serde_json::Value>(&payload).map(|v| v.is_object()).unwrap_or(false);
+        prop_assert_eq!(got.is_some(), is_object);
+    }
+
+    #[test]
+    fn config_values_never_panic(option in "[a-z_]{1,24}", value in ".*") {
+        let mut conf = ProfilerConfig::default();
+        let _ = conf.set(&option, &value, "test");
+        let _ = conf.apply_env([(format!("OSPROFILER_{}", option.to_uppercase()), value.clone())]);
+    }
+
+    #[test]
+    fn config_files_never_panic(text in ".*", opt in "(enabled|hmac_keys|socket_timeout|es_scroll_size|connection_string)", value in ".*") {
+        let _ = ProfilerConfig::from_ini_str(&text);
+        let _ = ProfilerConfig::from_toml_str(&text);
+        let _ = ProfilerConfig::from_ini_str(&format!("[profiler]\n{opt} = {value}\n"));
+        let _ = ProfilerConfig::from_toml_str(&format!("[profiler]\n{opt} = {value}\n"));
+    }
+}
