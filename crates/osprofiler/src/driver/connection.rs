@@ -8,20 +8,34 @@ use std::fmt;
 pub struct ConnectionString {
     raw: String,
     scheme_len: usize,
+    rest_at: usize,
 }
 
 impl ConnectionString {
-    /// Parses `s`. As in Python, a string without `://` is taken as a bare scheme
-    /// (`"messaging"` means `"messaging://"`).
+    /// Parses `s`. As in Python, a string without `://` or `:` is taken as a bare scheme
+    /// (`"messaging"` means `"messaging://"`); `sqlite::memory:` has the scheme `sqlite`.
     pub fn parse(s: &str) -> ConnectionString {
         let s = s.trim();
-        let raw = if s.contains("://") {
-            s.to_owned()
-        } else {
-            format!("{s}://")
-        };
-        let scheme_len = raw.find("://").unwrap_or(0);
-        ConnectionString { raw, scheme_len }
+        if let Some(scheme_len) = s.find("://") {
+            return ConnectionString {
+                raw: s.to_owned(),
+                scheme_len,
+                rest_at: scheme_len + 3,
+            };
+        }
+        // `sqlite::memory:`: the scheme ends at the first colon.
+        if let Some(colon) = s.find(':') {
+            return ConnectionString {
+                raw: s.to_owned(),
+                scheme_len: colon,
+                rest_at: colon + 1,
+            };
+        }
+        ConnectionString {
+            raw: format!("{s}://"),
+            scheme_len: s.len(),
+            rest_at: s.len() + 3,
+        }
     }
 
     /// The scheme, lower-cased (`sqlite`, `mysql+pymysql`, ...).
@@ -31,7 +45,7 @@ impl ConnectionString {
 
     /// Everything after `scheme://`.
     pub fn rest(&self) -> &str {
-        &self.raw[self.scheme_len + 3..]
+        &self.raw[self.rest_at..]
     }
 
     /// The string as given (with its password: never log this).
@@ -85,6 +99,8 @@ mod tests {
     fn schemes_as_python_reads_them() {
         assert_eq!(ConnectionString::parse("messaging").scheme(), "messaging");
         assert_eq!(ConnectionString::parse("messaging").rest(), "");
+        assert_eq!(ConnectionString::parse("sqlite::memory:").scheme(), "sqlite");
+        assert_eq!(ConnectionString::parse("sqlite::memory:").rest(), ":memory:");
         assert_eq!(
             ConnectionString::parse("SQLite:///tmp/x.db").scheme(),
             "sqlite"

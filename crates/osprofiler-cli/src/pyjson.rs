@@ -1,0 +1,219 @@
+//! JSON as Python's CLI prints a report: `json.dumps(trace, indent=2, separators=(",", ": "))`
+//! with the default `ensure_ascii=True`, so `osprofiler trace show --json` gives the same
+//! bytes as Python's `osprofiler trace show --json` for the same report.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::ser::{CharEscape, Formatter, Serializer};
+
+/// Writes `value` as Python's `json.dumps(value, indent=indent, separators=(",", ": "))`.
+pub fn write_pretty<W: Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+    indent: usize,
+) -> Result<(), serde_json::Error> {
+    let mut ser = Serializer::with_formatter(out, PythonPretty::new(indent));
+    value.serialize(&mut ser)
+}
+
+/// Python's `json.dumps(value, indent=indent, separators=(",", ": "))` as a string.
+#[cfg(test)]
+pub fn to_string_pretty<T: Serialize + ?Sized>(value: &T, indent: usize) -> String {
+    let mut out = Vec::new();
+    write_pretty(&mut out, value, indent).expect("serializable");
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// A serde_json formatter with Python's indented layout and `ensure_ascii`.
+#[derive(Debug, Clone)]
+pub struct PythonPretty {
+    indent: usize,
+    level: usize,
+    has_value: bool,
+}
+
+impl PythonPretty {
+    /// `indent` spaces per level.
+    pub fn new(indent: usize) -> Self {
+        PythonPretty {
+            indent,
+            level: 0,
+            has_value: false,
+        }
+    }
+
+    fn newline<W: ?Sized + Write>(&self, w: &mut W) -> io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.level * self.indent {
+            w.write_all(b" ")?;
+        }
+        Ok(())
+    }
+}
+
+impl Formatter for PythonPretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        w.write_all(python_float_repr(value).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
+        self.write_f64(w, f64::from(value))
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if (c as u32) > 0x7e {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(w, "\\u{unit:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        escape: CharEscape,
+    ) -> io::Result<()> {
+        match escape {
+            CharEscape::Quote => w.write_all(b"\\\""),
+            CharEscape::ReverseSolidus => w.write_all(b"\\\\"),
+            CharEscape::Solidus => w.write_all(b"/"),
+            CharEscape::Backspace => w.write_all(b"\\b"),
+            CharEscape::FormFeed => w.write_all(b"\\f"),
+            CharEscape::LineFeed => w.write_all(b"\\n"),
+            CharEscape::CarriageReturn => w.write_all(b"\\r"),
+            CharEscape::Tab => w.write_all(b"\\t"),
+            CharEscape::AsciiControl(b) => write!(w, "\\u{b:04x}"),
+        }
+    }
+}
+
+/// Python's `repr(float)` as `json.dumps` writes it: the shortest round-trip digits, in
+/// exponent form (`1e+16`, `1e-05`) below 1e-4 and from 1e16 on, else fixed with at least one
+/// fraction digit (`100.0`).
+pub fn python_float_repr(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".to_owned();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if v != 0.0 && !(-4..16).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", exp.abs());
+    }
+    let fixed = format!("{v}");
+    if fixed.contains('.') {
+        fixed
+    } else {
+        fixed + ".0"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn layout_matches_python() {
+        // Python: json.dumps(v, indent=2, separators=(",", ": "))
+        let v = json!({"a": [1, {"b": []}, {}], "é": "x\u{1f600}\u{7f}\"\n", "n": null, "f": 1.5});
+        assert_eq!(
+            to_string_pretty(&v, 2),
+            "{\n  \"a\": [\n    1,\n    {\n      \"b\": []\n    },\n    {}\n  ],\n  \"\\u00e9\": \"x\\ud83d\\ude00\\u007f\\\"\\n\",\n  \"n\": null,\n  \"f\": 1.5\n}"
+        );
+        assert_eq!(to_string_pretty(&json!([]), 2), "[]");
+        assert_eq!(to_string_pretty(&json!({}), 4), "{}");
+    }
+
+    #[test]
+    fn floats_as_python_repr() {
+        for (v, py) in [
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.2345e-7, "1.2345e-07"),
+            (100.0, "100.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+        ] {
+            assert_eq!(python_float_repr(v), py, "{v}");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Times building a report from a large trace, and makes the trace file that
+//! `scripts/bench_report_vs_python.sh` feeds to both Python OSprofiler and us.
+//!
+//! ```text
+//! cargo run --release --example report_bench                   # N = 1,000,000, in memory
+//! cargo run --release --example report_bench -- mem N          # N notifications, in memory
+//! cargo run --release --example report_bench -- gen N FILE     # write them as a JSON list
+//! cargo run --release --example report_bench -- file FILE [OUT]  # time a file; OUT: the report JSON
+//! ```
+//!
+//! `mem` times `build_report` over notifications already held as `Box<RawValue>` texts.
+//! `file` times what `trace show FILE.json` does after reading the file: parsing the JSON list
+//! from text and building the report in one pass (`report_from_json_text`, which keeps the
+//! text as the notifications' storage). Both print `key=value` lines: seconds, and
+//! peak RSS (`VmHWM` of /proc/self/status; in `mem`, reset after generating the input so that
+//! it shows the build's peak with the input resident).
+
+#[path = "support/report_gen.rs"]
+mod report_gen;
+
+use std::time::Instant;
+
+use osprofiler::report::{build_report, report_from_json_text};
+use serde_json::value::RawValue;
+
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Resets VmHWM to the current RSS (Linux 4.0+); false if the kernel refused.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str);
+    match arg(0) {
+        None | Some("mem") => {
+            let n: usize = arg(1).unwrap_or("1000000").replace('_', "").parse()?;
+            let texts = report_gen::generate(n, 42);
+            let bytes: usize = texts.iter().map(String::len).sum();
+            let raws: Vec<Box<RawValue>> = texts
+                .into_iter()
+                .map(RawValue::from_string)
+                .collect::<Result<_, _>>()?;
+            let reset = reset_peak();
+            let rss_before = status_kib("VmRSS:").unwrap_or(0);
+            let t = Instant::now();
+            let report = build_report(raws);
+            let secs = t.elapsed().as_secs_f64();
+            println!("mode=mem");
+            println!("notifications={n}");
+            println!("input_bytes={bytes}");
+            println!("nodes={}", report.node_count());
+            println!("skipped={}", report.skipped().len());
+            println!("rust_build_seconds={secs:.3}");
+            println!("rss_before_build_kib={rss_before}");
+            println!("peak_reset={reset}");
+            println!("rust_peak_kib={}", status_kib("VmHWM:").unwrap_or(0));
+            let t = Instant::now();
+            drop(report);
+            println!("rust_drop_seconds={:.3}", t.elapsed().as_secs_f64());
+        }
+        Some("gen") => {
+            let (Some(n), Some(path)) = (arg(1), arg(2)) else {
+                return Err("usage: report_bench gen N FILE".into());
+            };
+            let n: usize = n.replace('_', "").parse()?;
+            let texts = report_gen::generate(n, 42);
+            let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+            report_gen::write_json_list(&texts, file)?;
+            println!("wrote {n} notifications to {path}");
+        }
+        Some("file") => {
+            let Some(path) = arg(1) else {
+                return Err("usage: report_bench file FILE [OUT]".into());
+            };
+            let t = Instant::now();
+            let text = std::fs::read_to_string(path)?;
+            let read_secs = t.elapsed().as_secs_f64();
+            let input_bytes = text.len();
+            let t = Instant::now();
+            let report = report_from_json_text(text)?;
+            let secs = t.elapsed().as_secs_f64();
+            println!("mode=file");
+            println!("input_bytes={input_bytes}");
+            println!("nodes={}", report.node_count());
+            println!("skipped={}", report.skipped().len());
+            println!("rust_read_seconds={read_secs:.3}");
+            println!("rust_parse_and_build_seconds={secs:.3}");
+            println!("rust_peak_kib={}", status_kib("VmHWM:").unwrap_or(0));
+            if let Some(out) = arg(2) {
+                let t = Instant::now();
+                let w = std::io::BufWriter::new(std::fs::File::create(out)?);
+                serde_json::to_writer(w, &report)?;
+                println!("rust_write_json_seconds={:.3}", t.elapsed().as_secs_f64());
+            }
+        }
+        Some(other) => return Err(format!("unknown mode {other:?} (mem, gen, file)").into()),
+    }
+    Ok(())
+}

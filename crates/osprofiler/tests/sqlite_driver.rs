@@ -1,0 +1,548 @@
+//! The `sqlite://` driver: Python's SQL layout, the double-encoded `data` column, reports read
+//! back as Python's SQL reader builds them, trace lists, and clear errors.
+#![cfg(feature = "sqlite")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use osprofiler::driver::sqlite::{decode_data, encode_data, SqliteDriver};
+use osprofiler::driver::{get_driver, Driver, DriverOptions};
+use osprofiler::notifier::{BatchConfig, BatchNotifier, CollectingNotifier, Notifier};
+use osprofiler::report::{Entry, Field, ReportBuilder};
+use osprofiler::{Info, Notification, Profiler, TracePoint};
+use serde_json::{json, Value};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Row};
+
+const HOST: &str = "db-host";
+
+fn options(cs: &str) -> DriverOptions {
+    let mut o = DriverOptions::new(cs);
+    o.host = HOST.to_owned();
+    o.project = Some("proj".to_owned());
+    o.service = Some("api".to_owned());
+    o
+}
+
+fn cs(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("sqlite://{}", dir.path().join(name).display())
+}
+
+/// Sends every point to both a pipeline and a collector, to know what was stored.
+#[derive(Debug)]
+struct Tee(Arc<BatchNotifier>, Arc<CollectingNotifier>);
+
+impl Notifier for Tee {
+    fn notify(&self, point: TracePoint) {
+        self.1.notify(point.clone());
+        self.0.notify(point);
+    }
+}
+
+fn info(v: Value) -> Option<Info> {
+    match v {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Records a small trace with an error through a `BatchNotifier` into `driver`; returns its
+/// base id and the notifications as stored.
+fn record(driver: Arc<dyn Driver>, service: &str, fail: bool) -> (String, Vec<Notification>) {
+    let config = BatchConfig {
+        host: "point-host".to_owned(),
+        project: Some("proj".to_owned()),
+        service: Some(service.to_owned()),
+        ..BatchConfig::default()
+    };
+    let batch = BatchNotifier::start(driver, config.clone());
+    let seen = Arc::new(CollectingNotifier::new());
+    let mut p = Profiler::with_notifier(
+        "key",
+        None,
+        None,
+        Arc::new(Tee(batch.clone(), seen.clone())),
+    );
+    p.start(
+        "wsgi",
+        info(json!({"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"}})),
+    );
+    p.start(
+        "db",
+        info(json!({"db": {"statement": "SELECT 1", "params": {}}})),
+    );
+    std::thread::sleep(Duration::from_millis(2));
+    p.stop(None);
+    p.start("driver", None);
+    if fail {
+        p.stop(Some(osprofiler::error_info(
+            "ValueError",
+            "bad \"thing\"".into(),
+        )));
+    } else {
+        p.stop(None);
+    }
+    p.stop(None);
+    assert!(batch.flush(Duration::from_secs(10)));
+    assert_eq!(batch.stats().failed, 0);
+    let base_id = p.base_id().to_string();
+    let stored = seen
+        .points()
+        .into_iter()
+        .map(|pt| {
+            pt.into_notification(
+                &config.host,
+                config.project.as_deref(),
+                config.service.as_deref(),
+            )
+        })
+        .collect();
+    (base_id, stored)
+}
+
+/// The report Python's SQL reader builds from these rows: host from the column (the driver's
+/// host), raw payload the `data` object.
+fn expected_report(stored: &[Notification], host: &str) -> Value {
+    let mut b = ReportBuilder::new();
+    for n in stored {
+        let data = decode_data(&encode_data(n)).unwrap();
+        b.append(Entry {
+            trace_id: &n.trace_id,
+            parent_id: Some(&n.parent_id),
+            name: &n.name,
+            project: Field::from(n.project.as_deref()),
+            service: Field::from(n.service.as_deref()),
+            host: Field::from(host),
+            timestamp: &n.timestamp,
+            raw_payload: data,
+        })
+        .unwrap();
+    }
+    serde_json::to_value(b.finish()).unwrap()
+}
+
+async fn raw_connection(path: &std::path::Path) -> sqlx::SqliteConnection {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .connect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = get_driver(options(&cs(&dir, "t.db"))).await.unwrap();
+    assert_eq!(driver.name(), "sqlite");
+    let d = driver.clone();
+    let (base_id, stored) = tokio::task::spawn_blocking(move || record(d, "api", true))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 6);
+
+    let report = serde_json::to_value(driver.get_report(&base_id).await.unwrap()).unwrap();
+    assert_eq!(report, expected_report(&stored, HOST));
+    let wsgi = &report["children"][0]["info"];
+    assert_eq!(wsgi["host"], HOST);
+    assert_eq!(wsgi["project"], "proj");
+    assert_eq!(
+        wsgi["meta.raw_payload.wsgi-start"],
+        json!({"info": {"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"},
+                         "host": "point-host"}})
+    );
+    let driver_node = &report["children"][0]["children"][1]["info"];
+    assert_eq!(driver_node["name"], "driver");
+    assert_eq!(driver_node["exception"], "ValueError");
+
+    // Another driver on the same file (another process) reads the same report.
+    let other = get_driver(options(&cs(&dir, "t.db"))).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(other.get_report(&base_id).await.unwrap()).unwrap(),
+        report
+    );
+    // An unknown trace is an empty report.
+    assert!(driver.get_report("nope").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn layout_is_pythons() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = get_driver(options(&cs(&dir, "layout.db"))).await.unwrap();
+    let mut info = Info::new();
+    info.insert("k".into(), json!("ü\"\\"));
+    info.insert("host".into(), json!("vm"));
+    let n = Notification {
+        name: "db-start".into(),
+        base_id: "b1".into(),
+        trace_id: "t1".into(),
+        parent_id: "p1".into(),
+        timestamp: "2026-11-25T04:59:10.042928".into(),
+        info,
+        project: None,
+        service: Some("svc".into()),
+    };
+    driver.notify(std::slice::from_ref(&n)).await.unwrap();
+
+    let mut conn = raw_connection(&dir.path().join("layout.db")).await;
+    let cols: Vec<(String, String)> =
+        sqlx::query("SELECT name, type FROM pragma_table_info('data')")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    let want = [
+        ("id", "INTEGER"),
+        ("timestamp", "VARCHAR(26)"),
+        ("base_id", "VARCHAR(255)"),
+        ("parent_id", "VARCHAR(255)"),
+        ("trace_id", "VARCHAR(255)"),
+        ("project", "VARCHAR(255)"),
+        ("host", "VARCHAR(255)"),
+        ("service", "VARCHAR(255)"),
+        ("name", "VARCHAR(255)"),
+        ("data", "JSON"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(cols, want);
+    let mut indexes: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'data' AND sql IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "ix_data_base_id",
+            "ix_data_host",
+            "ix_data_name",
+            "ix_data_parent_id",
+            "ix_data_project",
+            "ix_data_service",
+            "ix_data_timestamp",
+            "ix_data_trace_id"
+        ]
+    );
+    let journal: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(journal, "wal");
+
+    let row = sqlx::query(
+        "SELECT id, timestamp, base_id, parent_id, trace_id, project, host, service, name, data FROM data",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<i64, _>("id"), 1);
+    assert_eq!(row.get::<String, _>("timestamp"), n.timestamp);
+    assert_eq!(row.get::<String, _>("base_id"), "b1");
+    assert_eq!(row.get::<String, _>("parent_id"), "p1");
+    assert_eq!(row.get::<String, _>("trace_id"), "t1");
+    // A notification without a project takes the driver's, as Python's `data.pop(.., self.project)`.
+    assert_eq!(
+        row.get::<Option<String>, _>("project").as_deref(),
+        Some("proj")
+    );
+    assert_eq!(row.get::<String, _>("host"), HOST);
+    assert_eq!(row.get::<String, _>("service"), "svc");
+    assert_eq!(row.get::<String, _>("name"), "db-start");
+    // Python: json.dumps(json.dumps({"info": {"k": "ü\"\\", "host": "vm"}}))
+    let data: String = row.get("data");
+    assert_eq!(
+        data,
+        r#""{\"info\": {\"k\": \"\\u00fc\\\"\\\\\", \"host\": \"vm\"}}""#
+    );
+    let outer: Value = serde_json::from_str(&data).unwrap();
+    let inner: Value = serde_json::from_str(outer.as_str().expect("a JSON string")).unwrap();
+    assert_eq!(inner, json!({"info": {"k": "ü\"\\", "host": "vm"}}));
+}
+
+#[tokio::test]
+async fn reads_rows_written_by_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("py.db");
+    let driver = get_driver(options(&cs(&dir, "py.db"))).await.unwrap();
+    let mut conn = raw_connection(&path).await;
+    // Rows as Python's SQLAlchemy driver inserts them (one with a plain object in `data`,
+    // as another writer may leave it).
+    for (name, trace, parent, ts, data) in [
+        (
+            "wsgi-start",
+            "t1",
+            "b",
+            "2026-01-01T00:00:00.000000",
+            r#""{\"info\": {\"host\": \"h\"}}""#,
+        ),
+        (
+            "db-start",
+            "t2",
+            "t1",
+            "2026-01-01T00:00:00.001500",
+            r#""{\"info\": {\"host\": \"h\"}}""#,
+        ),
+        (
+            "db-stop",
+            "t2",
+            "t1",
+            "2026-01-01T00:00:00.004000",
+            r#"{"info": {"etype": "E", "host": "h"}}"#,
+        ),
+        (
+            "wsgi-stop",
+            "t1",
+            "b",
+            "2026-01-01T00:00:00.010999",
+            r#""{\"info\": {\"host\": \"h\"}}""#,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO data (timestamp, base_id, parent_id, trace_id, project, host, service, name, data) \
+             VALUES (?, 'b', ?, ?, NULL, 'pyhost', 'nova', ?, ?)",
+        )
+        .bind(ts)
+        .bind(parent)
+        .bind(trace)
+        .bind(name)
+        .bind(data)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let report = serde_json::to_value(driver.get_report("b").await.unwrap()).unwrap();
+    assert_eq!(report["info"]["finished"], 10);
+    let wsgi = &report["children"][0];
+    assert_eq!(wsgi["info"]["host"], "pyhost");
+    assert_eq!(wsgi["info"]["project"], Value::Null);
+    assert_eq!(
+        wsgi["info"]["meta.raw_payload.wsgi-start"],
+        json!({"info": {"host": "h"}})
+    );
+    let db = &wsgi["children"][0]["info"];
+    assert_eq!(
+        (db["started"].clone(), db["finished"].clone()),
+        (json!(1), json!(4))
+    );
+    assert_eq!(db["exception"], "E");
+    assert_eq!(report["stats"]["db"], json!({"count": 1, "duration": 3}));
+}
+
+#[tokio::test]
+async fn lists_traces_and_error_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = get_driver(options(&cs(&dir, "list.db"))).await.unwrap();
+    let note = |base: &str, name: &str, ts: &str, etype: Option<&str>| {
+        let mut info = Info::new();
+        if let Some(e) = etype {
+            info.insert("etype".into(), json!(e));
+            info.insert("message".into(), json!("m"));
+        }
+        info.insert("host".into(), json!("h"));
+        Notification {
+            name: name.into(),
+            base_id: base.into(),
+            trace_id: format!("{base}-t"),
+            parent_id: base.into(),
+            timestamp: ts.into(),
+            info,
+            project: Some("p".into()),
+            service: Some("s".into()),
+        }
+    };
+    // Inserted out of time order: lists are oldest first.
+    driver
+        .notify(&[
+            note("late", "a-start", "2026-01-02T00:00:00.000000", None),
+            note("early", "a-start", "2026-01-01T00:00:00.000000", None),
+            note("late", "a-stop", "2026-01-02T00:00:01.000000", Some("E1")),
+            note("early", "a-stop", "2026-01-01T00:00:01.000000", None),
+            note("mid", "a-start", "2026-01-01T12:00:00.000000", None),
+            note("mid", "a-stop", "2026-01-01T12:00:02.000000", Some("E2")),
+            note("mid", "b-stop", "2026-01-01T12:00:03.000000", Some("E3")),
+        ])
+        .await
+        .unwrap();
+    let traces = driver
+        .list_traces(&["base_id", "timestamp", "service"])
+        .await
+        .unwrap();
+    let got: Vec<Value> = traces.into_iter().map(Value::Object).collect();
+    assert_eq!(
+        got,
+        [
+            json!({"base_id": "early", "timestamp": "2026-01-01T00:00:00.000000", "service": "s"}),
+            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:00.000000", "service": "s"}),
+            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s"}),
+        ]
+    );
+    let errors: Vec<Value> = driver
+        .list_error_traces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Value::Object)
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:02.000000"}),
+            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:01.000000"}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn creates_missing_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/c/traces.sqlite");
+    let driver = get_driver(options(&format!("sqlite://{}", path.display())))
+        .await
+        .unwrap();
+    assert!(path.is_file());
+    assert!(driver.list_traces(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(&corrupt, vec![0x5a; 8192]).unwrap();
+    let e = get_driver(options(&format!("sqlite://{}", corrupt.display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&corrupt.display().to_string()), "{e}");
+    assert!(e.contains("not a database"), "{e}");
+
+    // A folder where the file should be.
+    let e = get_driver(options(&format!("sqlite://{}", dir.path().display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&dir.path().display().to_string()), "{e}");
+
+    // A folder that cannot be made (a file is in the way).
+    let blocked = dir.path().join("corrupt.db/sub/x.db");
+    let e = get_driver(options(&format!("sqlite://{}", blocked.display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot create the folder"), "{e}");
+
+    // A `data` table that is not Python's.
+    let other = dir.path().join("other.db");
+    {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&other)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE data (x TEXT)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let e = get_driver(options(&format!("sqlite://{}", other.display())))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not OSprofiler's"), "{e}");
+
+    // Unknown query parameters name the connection string.
+    let e = get_driver(options("sqlite:///tmp/x.db?bogus=1"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sqlite:///tmp/x.db?bogus=1"), "{e}");
+}
+
+#[tokio::test]
+async fn in_memory_and_read_only() {
+    let d = SqliteDriver::open(&options("sqlite::memory:"))
+        .await
+        .unwrap();
+    assert_eq!(d.path(), ":memory:");
+    let mut info = Info::new();
+    info.insert("host".into(), json!("h"));
+    let n = Notification {
+        name: "x-start".into(),
+        base_id: "m".into(),
+        trace_id: "t".into(),
+        parent_id: "m".into(),
+        timestamp: "2026-01-01T00:00:00.000000".into(),
+        info,
+        project: None,
+        service: None,
+    };
+    d.notify(std::slice::from_ref(&n)).await.unwrap();
+    assert_eq!(d.list_traces(&[]).await.unwrap().len(), 1);
+    let via_registry = get_driver(options("sqlite://")).await.unwrap();
+    assert!(via_registry.list_traces(&[]).await.unwrap().is_empty());
+
+    // A store opened read-only can be read but not written.
+    let dir = tempfile::tempdir().unwrap();
+    let file = cs(&dir, "ro.db");
+    get_driver(options(&file))
+        .await
+        .unwrap()
+        .notify(std::slice::from_ref(&n))
+        .await
+        .unwrap();
+    let ro = get_driver(options(&format!("{file}?mode=ro")))
+        .await
+        .unwrap();
+    assert_eq!(ro.list_traces(&[]).await.unwrap().len(), 1);
+    assert!(ro.notify(&[n]).await.is_err());
+    // A read-only store that was never written has nothing to read.
+    let missing = cs(&dir, "missing.db");
+    assert!(get_driver(options(&format!("{missing}?mode=ro")))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn big_batches_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let driver = get_driver(options(&cs(&dir, "big.db"))).await.unwrap();
+    let batch: Vec<Notification> = (0..1000)
+        .map(|i| {
+            let mut info = Info::new();
+            info.insert("i".into(), json!(i));
+            info.insert("host".into(), json!("h"));
+            Notification {
+                name: if i % 2 == 0 { "p-start" } else { "p-stop" }.into(),
+                base_id: "big".into(),
+                trace_id: format!("t{}", i / 2),
+                parent_id: "big".into(),
+                timestamp: format!("2026-01-01T00:00:{:02}.{:06}", i / 100, i),
+                info,
+                project: None,
+                service: None,
+            }
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    driver.notify(&batch).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let report = serde_json::to_value(driver.get_report("big").await.unwrap()).unwrap();
+    assert_eq!(report["children"].as_array().unwrap().len(), 500);
+    assert_eq!(report["stats"]["p"]["count"], 500);
+    // Row order is insertion order.
+    assert_eq!(
+        report["children"][0]["info"]["meta.raw_payload.p-start"]["info"]["i"],
+        0
+    );
+}

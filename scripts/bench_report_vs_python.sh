@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Report building, Python OSprofiler 4.4.0 against ours, on the same trace of N notifications
+# (default 1,000,000; pass N as the first argument or in $N).
+#
+#   scripts/bench_report_vs_python.sh [N]
+#
+# - Makes a virtualenv in .venv-bench with osprofiler==4.4.0 (once).
+# - Generates the trace once with `cargo run --release --example report_bench -- gen`
+#   (a JSON list, one notification per line; see crates/osprofiler/examples/support/report_gen.rs).
+# - Checks first, on 20,000 notifications, that both build the very same report (values and
+#   key order).
+# - Python: `_append_results` for each notification as the Redis driver calls it, then
+#   `_parse_results`; the file's JSON parsing is EXCLUDED from its time. Fresh process; peak
+#   memory from getrusage (ru_maxrss), parsed notifications included.
+# - Ours: `report_from_json_file_contents` on the file's text, i.e. INCLUDING parsing the JSON
+#   list from text (reading the file into memory is timed apart). Fresh process; peak memory
+#   is VmHWM, the file's text included. Also the build alone from notifications already in
+#   memory (`report_bench mem`).
+set -euo pipefail
+
+N="${1:-${N:-1000000}}"
+CHECK_N=20000
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv-bench"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET/release/examples/report_bench"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/osprofiler-report-bench.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check "osprofiler==4.4.0"
+cargo build --release -q -p osprofiler --example report_bench
+
+val() { sed -n "s/^$1=//p" "$2" | head -n1; }
+
+echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(uname -sr)"
+
+echo "== correctness: $CHECK_N notifications"
+"$BIN" gen "$CHECK_N" "$WORK/check.json" >/dev/null
+"$VENV/bin/python" scripts/bench_report_python.py "$WORK/check.json" --dump "$WORK/check.py.json" >/dev/null
+"$BIN" file "$WORK/check.json" "$WORK/check.rs.json" >/dev/null
+"$VENV/bin/python" - "$WORK/check.py.json" "$WORK/check.rs.json" <<'PY'
+import json, sys
+py, rs = (json.load(open(p, encoding="utf-8")) for p in sys.argv[1:3])
+assert py == rs, "the reports differ"
+assert json.dumps(py) == json.dumps(rs), "the reports differ in key order"
+print("same report (values and key order)")
+PY
+
+echo "== timing: $N notifications"
+"$BIN" gen "$N" "$WORK/trace.json"
+ls -l "$WORK/trace.json" | awk '{printf "file size: %.1f MiB\n", $5/1048576}'
+"$VENV/bin/python" scripts/bench_report_python.py "$WORK/trace.json" | tee "$WORK/py.txt"
+"$BIN" file "$WORK/trace.json" | tee "$WORK/rs.txt"
+"$BIN" mem "$N" | tee "$WORK/mem.txt"
+
+py_s=$(val python_report_seconds "$WORK/py.txt")
+py_kib=$(val python_peak_kib "$WORK/py.txt")
+rs_s=$(val rust_parse_and_build_seconds "$WORK/rs.txt")
+rs_kib=$(val rust_peak_kib "$WORK/rs.txt")
+mem_s=$(val rust_build_seconds "$WORK/mem.txt")
+mem_kib=$(val rust_peak_kib "$WORK/mem.txt")
+awk -v n="$N" -v ps="$py_s" -v pk="$py_kib" -v rs="$rs_s" -v rk="$rs_kib" -v ms="$mem_s" -v mk="$mem_kib" 'BEGIN {
+    printf "\n== %d notifications\n", n
+    printf "Python 4.4.0 _append_results+_parse_results (JSON parsing excluded): %7.2f s  peak %7.0f MiB\n", ps, pk/1024
+    printf "Rust, JSON list text -> report (parsing included):                  %7.2f s  peak %7.0f MiB\n", rs, rk/1024
+    printf "Rust, notifications in memory -> report:                            %7.2f s  peak %7.0f MiB\n", ms, mk/1024
+    printf "Python / Rust (parsing included): time x%.1f, peak memory x%.1f\n", ps/rs, pk/rk
+}'
