@@ -47,7 +47,6 @@ proptest! {
     fn signed_garbage_payloads_are_rejected(payload in proptest::collection::vec(any::<u8>(), 0..64)) {
         // A valid signature over bytes that are not a base64 JSON object.
         let info = base64::engine::general_purpose::URL_SAFE.encode(&payload);
-        let (_, _) = pack_ids("a", "b", "k");
         let hmac = {
             use hmac::Mac;
             let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"k").unwrap();
@@ -72,5 +71,42 @@ proptest! {
         let _ = ProfilerConfig::from_toml_str(&text);
         let _ = ProfilerConfig::from_ini_str(&format!("[profiler]\n{opt} = {value}\n"));
         let _ = ProfilerConfig::from_toml_str(&format!("[profiler]\n{opt} = {value}\n"));
+    }
+}
+
+fn sample_notifications() -> Vec<String> {
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("conformance/reports.json")).unwrap();
+    cases[6]["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn corrupted_notifications_are_skipped_not_fatal(which in 0usize..64, at in 0usize..400, byte in any::<u8>(), garbage in ".{0,80}") {
+        let mut texts = sample_notifications();
+        let i = which % texts.len();
+        texts[i] = corrupt(&texts[i], at, byte);
+        texts.push(garbage);
+        let raws: Vec<Box<serde_json::value::RawValue>> = texts
+            .into_iter()
+            .filter_map(|t| serde_json::value::RawValue::from_string(t).ok())
+            .collect();
+        let n = raws.len();
+        let report = osprofiler::report::build_report(raws);
+        // Whatever was refused is accounted for; the report still serializes.
+        prop_assert!(report.skipped().len() <= n);
+        prop_assert!(serde_json::to_string(&report).is_ok());
+    }
+
+    #[test]
+    fn random_report_files_never_panic(text in ".{0,200}") {
+        let _ = osprofiler::report::report_from_json_file_contents(&text);
     }
 }

@@ -6,7 +6,8 @@
 //! `_parse_results`).
 
 use osprofiler::report::{
-    build_report, report_from_json_file_contents, Entry, EntryError, Field, Report, ReportBuilder,
+    build_report, report_from_json_file_contents, report_from_json_text, Entry, EntryError, Field,
+    Report, ReportBuilder,
 };
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -172,52 +173,61 @@ fn reports_and_notification_lists_load_from_files() {
     assert!(e.to_string().contains("children[0].info.started"), "{e}");
 }
 
+fn check(node: osprofiler::report::Node<'_>, want: &Value) {
+    let info = node.info();
+    assert_eq!(
+        node.trace_id().to_string(),
+        want["trace_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        node.parent_id().map(|p| p.to_string()).as_deref(),
+        want["parent_id"].as_str()
+    );
+    assert_eq!(info.name(), want["info"]["name"]);
+    assert_eq!(info.started(), want["info"]["started"]);
+    assert_eq!(info.finished(), want["info"]["finished"]);
+    assert_eq!(info.duration(), info.finished() - info.started());
+    assert_eq!(
+        info.project_str().as_deref(),
+        want["info"]["project"].as_str()
+    );
+    assert_eq!(
+        info.service_str().as_deref(),
+        want["info"]["service"].as_str()
+    );
+    assert_eq!(info.host_str().as_deref(), want["info"]["host"].as_str());
+    let exc = info
+        .exception()
+        .map(|e| serde_json::from_str::<Value>(e.get()).unwrap());
+    assert_eq!(exc.as_ref(), want["info"].get("exception"));
+    match want["info"].get("exception") {
+        Some(Value::String(s)) if s == "None" => assert_eq!(info.error(), None),
+        None => assert_eq!(info.error(), None),
+        Some(_) => assert!(info.error().is_some()),
+    }
+    for (name, payload) in info.payloads() {
+        let v: Value = serde_json::from_str(payload.get()).unwrap();
+        assert_eq!(v, want["info"][format!("meta.raw_payload.{name}")]);
+        assert_eq!(info.payload(name).map(RawValue::get), Some(payload.get()));
+    }
+    let kids = want["children"].as_array().unwrap();
+    assert_eq!(node.children().len(), kids.len());
+    for (n, w) in node.children().zip(kids) {
+        check(n, w);
+    }
+    assert_eq!(serde_json::to_value(node).unwrap(), *want);
+}
+
+fn check_report(report: &Report, want: &Value) {
+    let roots = want["children"].as_array().unwrap();
+    assert_eq!(report.roots().len(), roots.len());
+    for (n, w) in report.roots().zip(roots) {
+        check(n, w);
+    }
+}
+
 #[test]
 fn accessors_walk_the_tree_as_the_json_says() {
-    fn check(node: osprofiler::report::Node<'_>, want: &Value) {
-        let info = node.info();
-        assert_eq!(
-            node.trace_id().to_string(),
-            want["trace_id"].as_str().unwrap()
-        );
-        assert_eq!(
-            node.parent_id().map(|p| p.to_string()).as_deref(),
-            want["parent_id"].as_str()
-        );
-        assert_eq!(info.name(), want["info"]["name"]);
-        assert_eq!(info.started(), want["info"]["started"]);
-        assert_eq!(info.finished(), want["info"]["finished"]);
-        assert_eq!(info.duration(), info.finished() - info.started());
-        assert_eq!(
-            info.project_str().as_deref(),
-            want["info"]["project"].as_str()
-        );
-        assert_eq!(
-            info.service_str().as_deref(),
-            want["info"]["service"].as_str()
-        );
-        assert_eq!(info.host_str().as_deref(), want["info"]["host"].as_str());
-        let exc = info
-            .exception()
-            .map(|e| serde_json::from_str::<Value>(e.get()).unwrap());
-        assert_eq!(exc.as_ref(), want["info"].get("exception"));
-        match want["info"].get("exception") {
-            Some(Value::String(s)) if s == "None" => assert_eq!(info.error(), None),
-            None => assert_eq!(info.error(), None),
-            Some(_) => assert!(info.error().is_some()),
-        }
-        for (name, payload) in info.payloads() {
-            let v: Value = serde_json::from_str(payload.get()).unwrap();
-            assert_eq!(v, want["info"][format!("meta.raw_payload.{name}")]);
-            assert_eq!(info.payload(name).map(RawValue::get), Some(payload.get()));
-        }
-        let kids = want["children"].as_array().unwrap();
-        assert_eq!(node.children().len(), kids.len());
-        for (n, w) in node.children().zip(kids) {
-            check(n, w);
-        }
-        assert_eq!(serde_json::to_value(node).unwrap(), *want);
-    }
     for c in cases() {
         let report = build_report(raws(&c));
         assert_eq!(
@@ -240,11 +250,15 @@ fn accessors_walk_the_tree_as_the_json_says() {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         assert_eq!(stats, want);
-        let roots = c.report["children"].as_array().unwrap();
-        assert_eq!(report.roots().len(), roots.len());
-        for (n, w) in report.roots().zip(roots) {
-            check(n, w);
-        }
+        check_report(&report, &c.report);
+        // Built from a list's text: notifications are kept as spans of that text.
+        let list = serde_json::to_string(&c.notifications).unwrap();
+        check_report(&report_from_json_text(list).unwrap(), &c.report);
+        // Read back from a report file.
+        check_report(
+            &Report::from_json_value(c.report.clone()).unwrap(),
+            &c.report,
+        );
     }
 }
 
@@ -423,10 +437,8 @@ fn siblings_in_the_same_millisecond_keep_store_order() {
     assert_eq!(ids(&mk(&["b", "c", "a"])), ["b", "c", "a"]);
 }
 
-#[test]
-fn deep_reports_fail_to_serialize_instead_of_overflowing() {
-    let depth = osprofiler::report::MAX_SERIALIZE_DEPTH + 10;
-    let report = build_report((0..depth).map(|i| {
+fn chain(depth: usize) -> Report {
+    build_report((0..depth).map(|i| {
         n(
             "deep-start",
             &format!("t{i}"),
@@ -434,15 +446,30 @@ fn deep_reports_fail_to_serialize_instead_of_overflowing() {
             "2020-01-01T00:00:00.0",
             json!({"host": "h"}),
         )
-    }));
-    assert_eq!(report.node_count(), depth);
+    }))
+}
+
+#[test]
+fn deep_reports_serialize_up_to_the_limit_then_fail_instead_of_overflowing() {
+    let max = osprofiler::report::MAX_SERIALIZE_DEPTH;
+    // In a test thread (2 MiB of stack), unoptimized, pretty: the deepest allowed report.
+    let ok = chain(max);
+    let pretty = serde_json::to_string_pretty(&ok).unwrap();
+    let value = serde_json::to_value(&ok).unwrap();
+    assert_eq!(serde_json::to_string_pretty(&value).unwrap(), pretty);
+    // Every node is named "deep", plus the stats key.
+    assert_eq!(pretty.matches("\"deep\"").count(), max + 1);
+
+    let report = chain(max + 10);
+    assert_eq!(report.node_count(), max + 10);
     let mut node = report.roots().next().unwrap();
     let mut levels = 1;
     while let Some(child) = node.children().next() {
         node = child;
         levels += 1;
     }
-    assert_eq!(levels, depth);
+    assert_eq!(levels, max + 10);
     let e = serde_json::to_string(&report).unwrap_err();
     assert!(e.to_string().contains("deeper than"), "{e}");
+    assert!(serde_json::to_value(&report).is_err());
 }

@@ -17,7 +17,7 @@ use crate::timestamp::{Timestamp, TimestampError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EntryError {
-    /// The text is not JSON (only from callers that hand in text).
+    /// The notification (or a field handed in) could not be read or written as JSON.
     #[error("not valid JSON: {0}")]
     Json(String),
     /// The notification is not a JSON object.
@@ -598,7 +598,8 @@ impl ReportBuilder {
                 }
                 if let Some((_, stat)) = stats.get_mut(*slot as usize) {
                     stat.count += 1;
-                    stat.duration += duration;
+                    // Saturating: only absurd timestamps could get near (Python has bigints).
+                    stat.duration = stat.duration.saturating_add(duration);
                 }
             }
 

@@ -259,11 +259,11 @@ pub(super) fn report_from_value(value: Value) -> Result<Report, ReportError> {
         None => {
             // Not in the file: the totals over all nodes, in first-seen order.
             for n in &loader.nodes {
-                let d = n.finished - n.started;
+                let d = n.finished.saturating_sub(n.started);
                 match stats.iter_mut().find(|(id, _)| *id == n.name) {
                     Some((_, s)) => {
                         s.count += 1;
-                        s.duration += d;
+                        s.duration = s.duration.saturating_add(d);
                     }
                     None => stats.push((
                         n.name,

@@ -10,7 +10,21 @@
 //! that keep fields apart (SQL). [`build_report`] does it for a whole list.
 //!
 //! The builder keeps each notification as its raw JSON text and reads only the fields a
-//! report needs, so a trace of a million notifications builds in well under a second.
+//! report needs: a trace of a million notifications builds in about 1.3 s on two shared
+//! cores and 130 MiB beyond the notifications themselves, where Python takes about 19 s and
+//! 1.8 GiB (`scripts/bench_report_vs_python.sh`).
+//!
+//! Where Python fails, this goes on, and says so:
+//! - a notification that cannot be read (not an object; `name`, `trace_id`, `timestamp`
+//!   missing or not strings; `parent_id` missing or neither a string nor null; a timestamp
+//!   `strptime` refuses) is left out and listed in [`Report::skipped`], where Python raises;
+//! - a stop whose `info` is not an object gets exception `"None"` (and a null host).
+//!
+//! Known differences in output: payloads are written again through `serde_json::Value`, so
+//! integers beyond 64 bits become floats (Python keeps them exact) and floats are printed by
+//! whichever serializer is used (`serde_json` prints `1e-7` where Python prints `1e-07`);
+//! reports deeper than [`MAX_SERIALIZE_DEPTH`] levels refuse to serialize (Python's
+//! `json.dumps(indent=2)` already fails at 495).
 //!
 //! ```
 //! use osprofiler::report::build_report;

@@ -13,10 +13,12 @@ use serde_json::Value;
 use super::builder::Skipped;
 use crate::id::TraceId;
 
-/// How deep [`Report`]'s `Serialize` goes before giving up with an error rather than risking
-/// the thread's stack. Python's own `json.dumps(indent=2)` fails far earlier (about 300
-/// levels, on its recursion limit).
-pub const MAX_SERIALIZE_DEPTH: usize = 1000;
+/// How many levels of trace points [`Report`]'s `Serialize` writes before giving up with an
+/// error rather than risking the thread's stack (serializing recurses once per level; this
+/// fits a 2 MiB thread stack even unoptimized and into `serde_json::Value`). Python's
+/// `trace show --json` fails before this: `json.dumps(indent=2)` hits its recursion limit at
+/// 495 levels.
+pub const MAX_SERIALIZE_DEPTH: usize = 512;
 
 /// The per-name totals of a report (`stats` in Python's report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -147,7 +149,7 @@ pub(crate) const NO_TIME: i64 = i64::MIN;
 /// Serializing it (with `serde_json`, pretty or not, or any serializer) gives Python's JSON
 /// with Python's key order. Nodes are kept in one flat arena, so huge and deep reports cost
 /// no recursion to build or drop; use [`roots`](Report::roots) and [`Node`] to walk it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Report {
     pub(crate) finished: Option<i64>,
     pub(crate) last_trace_started: Option<i64>,
@@ -162,6 +164,20 @@ pub struct Report {
     /// The JSON text that [`Raw::Span`] payloads point into.
     pub(crate) text: Option<Box<str>>,
     pub(crate) skipped: Vec<Skipped>,
+}
+
+impl fmt::Debug for Report {
+    /// A summary: a report can hold a million notifications.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("nodes", &self.nodes.len())
+            .field("roots", &self.roots.len())
+            .field("finished", &self.finished)
+            .field("last_trace_started", &self.last_trace_started)
+            .field("stats", &self.stats().collect::<Vec<_>>())
+            .field("skipped", &self.skipped.len())
+            .finish()
+    }
 }
 
 impl Default for Report {
@@ -410,7 +426,7 @@ impl<'a> NodeInfo<'a> {
 
     /// `finished - started`, in milliseconds.
     pub fn duration(&self) -> i64 {
-        self.data.finished - self.data.started
+        self.data.finished.saturating_sub(self.data.started)
     }
 
     /// `exception` as Python sets it from the stop: `info.etype` of the stop notification
