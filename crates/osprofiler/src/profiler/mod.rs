@@ -249,7 +249,7 @@ pub fn get() -> Option<Profiler> {
 /// True when a profiler is current: the check that keeps unprofiled code fast.
 #[inline]
 pub fn is_active() -> bool {
-    with_current(|p| p.is_some())
+    context::is_active()
 }
 
 /// Removes the current profiler (Python's `clean`).
