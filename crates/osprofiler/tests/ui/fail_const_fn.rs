@@ -1,0 +1,6 @@
+#[osprofiler::trace(name = "db")]
+const fn f() -> u8 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[osprofiler::trace(hide_args)]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[osprofiler::trace(name = "db")]
+struct S;
+
+#[osprofiler::trace_impl(name = "rpc")]
+fn f() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[osprofiler::trace(name = "db", hide_ags)]
+fn f() {}
+
+fn main() {}
