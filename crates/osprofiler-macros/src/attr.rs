@@ -183,7 +183,10 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<LitStr> {
             ..
         }) => {
             if s.value().is_empty() {
-                Err(syn::Error::new(s.span(), "the point name must not be empty"))
+                Err(syn::Error::new(
+                    s.span(),
+                    "the point name must not be empty",
+                ))
             } else {
                 Ok(s.clone())
             }

@@ -56,7 +56,10 @@ impl Parse for FnParts {
         }
         let group: proc_macro2::Group = input.parse()?;
         if group.delimiter() != proc_macro2::Delimiter::Brace {
-            return Err(syn::Error::new(group.span(), "expected the fn's body `{ ... }`"));
+            return Err(syn::Error::new(
+                group.span(),
+                "expected the fn's body `{ ... }`",
+            ));
         }
         let tokens = group.to_token_stream();
         let (attrs, body) = match syn::parse2::<BlockWithInner>(tokens.clone()) {
@@ -243,10 +246,13 @@ fn gen_impl(imp: &mut ItemImpl, args: &TraceArgs) -> syn::Result<()> {
         let Some(cfg) = args.resolve() else {
             continue;
         };
-        let block = std::mem::replace(&mut method.block, Block {
-            brace_token: Default::default(),
-            stmts: Vec::new(),
-        });
+        let block = std::mem::replace(
+            &mut method.block,
+            Block {
+                brace_token: Default::default(),
+                stmts: Vec::new(),
+            },
+        );
         let parts = FnParts {
             attrs: std::mem::take(&mut method.attrs),
             vis: method.vis.clone(),
@@ -424,7 +430,7 @@ fn start_info(cfg: &Resolved, name_expr: &TokenStream, args: &[TokenStream]) -> 
                 use ::osprofiler::__private::{ReprDebug as _, ReprTypeName as _};
                 let mut #w = ::osprofiler::__private::ArgsWriter::new();
                 #(
-                    (&&::osprofiler::__private::Wrap(#args)).__osp_repr(#w.next());
+                    (&&::osprofiler::__private::Wrap(#args)).__osp_repr(#w.next_arg());
                 )*
                 #w.finish()
             })
@@ -608,7 +614,12 @@ fn rewrite_async_block(
             let Expr::Path(p) = &*call.func else {
                 return None;
             };
-            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             if !segs.ends_with(&["Box".to_owned(), "pin".to_owned()]) {
                 return None;
             }

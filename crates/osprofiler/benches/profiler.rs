@@ -29,7 +29,9 @@ fn disabled(c: &mut Criterion) {
     profiler::clean();
     let mut g = c.benchmark_group("no_profiler");
     g.bench_function("plain_fn", |b| b.iter(|| plain(black_box(3), black_box(4))));
-    g.bench_function("trace_attr_fn", |b| b.iter(|| traced(black_box(3), black_box(4))));
+    g.bench_function("trace_attr_fn", |b| {
+        b.iter(|| traced(black_box(3), black_box(4)))
+    });
     g.bench_function("start_stop", |b| {
         b.iter(|| {
             profiler::start("bench", None);

@@ -207,10 +207,12 @@ impl ProfilerConfig {
 
     #[cfg(feature = "toml")]
     fn merge_toml_str(mut self, text: &str, source_name: &str) -> Result<Self, ConfigError> {
-        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-            source_name: source_name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                source_name: source_name.to_owned(),
+                message: e.to_string(),
+            })?;
         for (k, v) in &doc {
             match (k.as_str(), v) {
                 ("profiler", toml::Value::Table(t)) => {
@@ -223,7 +225,9 @@ impl ProfilerConfig {
                         self.set("service_name_prefix", &toml_text(v), source_name)?;
                     }
                 }
-                ("transport_url" | "control_exchange", v) => self.set(k, &toml_text(v), source_name)?,
+                ("transport_url" | "control_exchange", v) => {
+                    self.set(k, &toml_text(v), source_name)?
+                }
                 _ => {}
             }
         }
@@ -333,7 +337,10 @@ mod tests {
         .unwrap();
         assert!(c.enabled && c.trace_sqlalchemy);
         assert_eq!(c.hmac_keys, ["SECRET_KEY", "other"]);
-        assert_eq!(c.connection_string.as_deref(), Some("redis://localhost:6379"));
+        assert_eq!(
+            c.connection_string.as_deref(),
+            Some("redis://localhost:6379")
+        );
         assert_eq!(c.socket_timeout, 0.5);
         assert_eq!(c.otlp_service_name_prefix.as_deref(), Some("os"));
         assert_eq!(
@@ -369,7 +376,10 @@ mod tests {
         c.apply_env([
             ("OSPROFILER_ENABLED".to_owned(), "true".to_owned()),
             ("OSPROFILER_HMAC_KEYS".to_owned(), "k1,k2".to_owned()),
-            ("OSPROFILER_CONNECTION_STRING".to_owned(), "sqlite:///tmp/x".to_owned()),
+            (
+                "OSPROFILER_CONNECTION_STRING".to_owned(),
+                "sqlite:///tmp/x".to_owned(),
+            ),
             ("PATH".to_owned(), "/bin".to_owned()),
         ])
         .unwrap();

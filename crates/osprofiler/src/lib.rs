@@ -68,7 +68,10 @@ pub fn hostname() -> &'static str {
 /// The stop info Python records for an exception: `{"etype": ..., "message": ...}`.
 pub fn error_info(etype: &str, message: String) -> Info {
     let mut info = Info::new();
-    info.insert("etype".to_owned(), serde_json::Value::String(etype.to_owned()));
+    info.insert(
+        "etype".to_owned(),
+        serde_json::Value::String(etype.to_owned()),
+    );
     info.insert("message".to_owned(), serde_json::Value::String(message));
     info
 }

@@ -70,7 +70,9 @@ pub fn signed_unpack(info: &str, hmac: &str, keys: &[&str]) -> Option<Map<String
         return None;
     }
     let given = decode_hex(hmac.trim())?;
-    let key = keys.iter().find(|key| verify(info.as_bytes(), key, &given))?;
+    let key = keys
+        .iter()
+        .find(|key| verify(info.as_bytes(), key, &given))?;
     let bytes = URL_SAFE.decode(info.as_bytes()).ok()?;
     match serde_json::from_slice::<Value>(&bytes).ok()? {
         Value::Object(mut map) => {

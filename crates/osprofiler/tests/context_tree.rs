@@ -101,7 +101,12 @@ fn tasks_cannot_stop_points_of_their_parent() {
 #[test]
 fn plain_threads_keep_a_thread_local_and_spawn_thread_carries_it() {
     let points = Arc::new(CollectingNotifier::new());
-    profiler::set_current(Some(Profiler::with_notifier("k", None, None, points.clone())));
+    profiler::set_current(Some(Profiler::with_notifier(
+        "k",
+        None,
+        None,
+        points.clone(),
+    )));
     let _outer = Trace::start("outer", None);
     let outer_id = profiler::get().unwrap().id().to_string();
     // A plain thread starts unprofiled, as in Python.
@@ -121,14 +126,27 @@ fn plain_threads_keep_a_thread_local_and_spawn_thread_carries_it() {
     profiler::clean();
     let ns = points.notifications();
     let names: Vec<&str> = ns.iter().map(|n| n.name.as_str()).collect();
-    assert_eq!(names, ["outer-start", "in-thread-start", "in-thread-stop", "outer-stop"]);
+    assert_eq!(
+        names,
+        [
+            "outer-start",
+            "in-thread-start",
+            "in-thread-stop",
+            "outer-stop"
+        ]
+    );
     assert_eq!(ns[1].parent_id, outer_id);
 }
 
 #[test]
 fn guards_dropped_out_of_order_stop_their_own_points() {
     let points = Arc::new(CollectingNotifier::new());
-    profiler::set_current(Some(Profiler::with_notifier("k", None, None, points.clone())));
+    profiler::set_current(Some(Profiler::with_notifier(
+        "k",
+        None,
+        None,
+        points.clone(),
+    )));
     let a = Trace::start("a", None);
     let b = Trace::start("b", None);
     drop(a);
@@ -138,7 +156,10 @@ fn guards_dropped_out_of_order_stop_their_own_points() {
     profiler::clean();
     let ns = points.notifications();
     let names: Vec<&str> = ns.iter().map(|n| n.name.as_str()).collect();
-    assert_eq!(names, ["a-start", "b-start", "a-stop", "c-start", "b-stop", "c-stop"]);
+    assert_eq!(
+        names,
+        ["a-start", "b-start", "a-stop", "c-start", "b-stop", "c-stop"]
+    );
     // c opened under b (a was closed), so b is c's parent.
     assert_eq!(ns[3].parent_id, ns[1].trace_id);
 }
@@ -166,7 +187,10 @@ fn python_stack_semantics() {
     profiler::clean();
     assert!(profiler::get().is_none());
     let fresh = profiler::init("other", Some(""), Some(""));
-    assert_eq!(fresh.base_id().as_uuid().map(|u| u.get_version_num()), Some(4));
+    assert_eq!(
+        fresh.base_id().as_uuid().map(|u| u.get_version_num()),
+        Some(4)
+    );
     assert_eq!(fresh.id(), fresh.base_id());
     profiler::clean();
 }

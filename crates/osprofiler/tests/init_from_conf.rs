@@ -13,9 +13,11 @@ async fn init_from_conf_sets_up_the_pipeline_and_loses_nothing() {
     assert!(osprofiler::notifier::global().is_none());
 
     // A driver that cannot start: profiling stays off, the service goes on.
-    let mut bad = ProfilerConfig::default();
-    bad.enabled = true;
-    bad.connection_string = Some("nosuch://user:secret@host/".into());
+    let bad = ProfilerConfig {
+        enabled: true,
+        connection_string: Some("nosuch://user:secret@host/".into()),
+        ..ProfilerConfig::default()
+    };
     let err = osprofiler::try_init_from_conf(&bad, None, None)
         .await
         .unwrap_err()

@@ -32,7 +32,8 @@ fn pack_ids_gives_pythons_bytes() {
             continue;
         };
         let base = data["base_id"].as_str().unwrap();
-        let (info, hmac) = osprofiler::signing::pack_ids(base, parent, case["key"].as_str().unwrap());
+        let (info, hmac) =
+            osprofiler::signing::pack_ids(base, parent, case["key"].as_str().unwrap());
         assert_eq!(info, case["x_trace_info"].as_str().unwrap());
         assert_eq!(hmac, case["x_trace_hmac"].as_str().unwrap());
     }

@@ -158,7 +158,7 @@ struct Manager {
 #[trace_impl(name = "rpc")]
 impl Manager {
     pub fn build(&self, id: u32) -> u32 {
-        self.helper() + id
+        self.helper() + id + self.host.len() as u32 - 1
     }
 
     fn helper(&self) -> u32 {
@@ -236,7 +236,7 @@ fn async_methods_follow_the_task_across_worker_threads() {
     let points = Arc::new(CollectingNotifier::new());
     // A profiled task; the awaits inside may resume on either worker.
     let p = Profiler::with_notifier("key", Some("base"), None, points.clone());
-    rt.block_on(osprofiler::ProfilerExt::with_profiler(
+    let (ok, err) = rt.block_on(osprofiler::ProfilerExt::with_profiler(
         async {
             let m = Manager { host: "h" };
             let ok = m.reboot(3).await;
@@ -245,6 +245,8 @@ fn async_methods_follow_the_task_across_worker_threads() {
         },
         Some(p),
     ));
+    assert_eq!(ok, Ok(()));
+    assert_eq!(err, Err(DbError("zero")));
     let ns = points.notifications();
     assert_eq!(ns.len(), 8);
     let names: Vec<&str> = ns.iter().map(|n| n.name.as_str()).collect();

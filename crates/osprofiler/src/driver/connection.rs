@@ -99,8 +99,14 @@ mod tests {
     fn schemes_as_python_reads_them() {
         assert_eq!(ConnectionString::parse("messaging").scheme(), "messaging");
         assert_eq!(ConnectionString::parse("messaging").rest(), "");
-        assert_eq!(ConnectionString::parse("sqlite::memory:").scheme(), "sqlite");
-        assert_eq!(ConnectionString::parse("sqlite::memory:").rest(), ":memory:");
+        assert_eq!(
+            ConnectionString::parse("sqlite::memory:").scheme(),
+            "sqlite"
+        );
+        assert_eq!(
+            ConnectionString::parse("sqlite::memory:").rest(),
+            ":memory:"
+        );
         assert_eq!(
             ConnectionString::parse("SQLite:///tmp/x.db").scheme(),
             "sqlite"

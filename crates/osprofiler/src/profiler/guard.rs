@@ -55,7 +55,10 @@ impl Trace {
     /// Stops the point now, recording `error` as Python records an exception: `etype` (the
     /// error's type name) and `message` (its `Display`).
     pub fn fail<E: fmt::Display + ?Sized>(self, error: &E) {
-        self.stop_with(crate::error_info(std::any::type_name::<E>(), error.to_string()));
+        self.stop_with(crate::error_info(
+            std::any::type_name::<E>(),
+            error.to_string(),
+        ));
     }
 
     fn finish(&mut self, info: Option<Info>) {
