@@ -341,14 +341,18 @@ impl ReportBuilder {
         self.record(position, result)
     }
 
-    /// [`append_notification`](Self::append_notification) for `json`, a notification found
-    /// at `text[start..]` of the text that [`finish_with_text`](Self::finish_with_text) will
-    /// be given: the report keeps that text instead of a copy of each notification.
-    pub(crate) fn append_span(&mut self, json: &str, start: usize) -> Result<(), EntryError> {
+    /// Appends the notification at `start..start + len` of the list text that
+    /// [`finish_with_text`](Self::finish_with_text) will get, its head already read (on another
+    /// thread: reading heads is the part of the work that parallelises).
+    pub(crate) fn append_span_head(
+        &mut self,
+        head: Result<Head<'_>, serde_json::Error>,
+        start: usize,
+        len: usize,
+    ) -> Result<(), EntryError> {
         let position = self.appended;
         self.appended += 1;
-        let result = self.locate_notification(json).map(|at| {
-            let len = json.len();
+        let result = self.locate_head(head).map(|at| {
             self.apply(at, Raw::Span { start, len });
         });
         self.record(position, result)
@@ -407,7 +411,14 @@ impl ReportBuilder {
 
     /// Reads a whole notification and finds (or makes) its node; stores nothing yet.
     fn locate_notification(&mut self, json: &str) -> Result<Located, EntryError> {
-        let mut head = Head::parse(json).map_err(|e| EntryError::Json(e.to_string()))?;
+        self.locate_head(Head::parse(json))
+    }
+
+    fn locate_head(
+        &mut self,
+        head: Result<Head<'_>, serde_json::Error>,
+    ) -> Result<Located, EntryError> {
+        let mut head = head.map_err(|e| EntryError::Json(e.to_string()))?;
         if !head.is_object {
             return Err(EntryError::NotAnObject);
         }

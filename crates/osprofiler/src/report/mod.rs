@@ -50,6 +50,8 @@ mod model;
 use std::fmt;
 
 use serde::de::{Deserializer, SeqAccess, Visitor};
+
+use head::Head;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -122,13 +124,81 @@ pub fn report_from_json_text(text: String) -> Result<Report, ReportError> {
     if !is_list(&text) {
         return report_object(&text);
     }
-    let builder = {
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let builder = de.deserialize_seq(ListVisitor { text: &text })?;
-        de.end()?;
-        builder
-    };
+    let builder = build_list_in_two_stages(&text)?;
     Ok(builder.finish_with_text(Some(text.into_boxed_str())))
+}
+
+/// Heads read per message between the two stages of [`build_list_in_two_stages`].
+const STAGE_BATCH: usize = 1024;
+
+/// One element of the list: where it sits in the text, and its head (or why it has none).
+type ReadHead<'t> = (usize, usize, Result<Head<'t>, serde_json::Error>);
+
+/// Builds the report of a JSON list on two cores: one thread walks the list and reads each
+/// notification's head (the fields a report needs), the calling thread feeds the heads to
+/// the builder in list order. The order of appends, and so the report, is the same as one
+/// thread would give.
+fn build_list_in_two_stages(text: &str) -> Result<ReportBuilder, ReportError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ReadHead<'_>>>(64);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), serde_json::Error> {
+            let mut de = serde_json::Deserializer::from_str(text);
+            de.deserialize_seq(HeadReader { text, tx })?;
+            de.end()
+        });
+        let mut builder = ReportBuilder::with_capacity(text.len() / 256);
+        for batch in rx {
+            for (start, len, head) in batch {
+                // Refusals are recorded in the builder.
+                let _ = builder.append_span_head(head, start, len);
+            }
+        }
+        match reader.join() {
+            Ok(Ok(())) => Ok(builder),
+            Ok(Err(e)) => Err(e.into()),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The first stage: walks the list and reads heads, sending them in batches.
+struct HeadReader<'t> {
+    text: &'t str,
+    tx: std::sync::mpsc::SyncSender<Vec<ReadHead<'t>>>,
+}
+
+impl<'t> Visitor<'t> for HeadReader<'t> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of notifications")
+    }
+
+    fn visit_seq<A: SeqAccess<'t>>(self, mut seq: A) -> Result<(), A::Error> {
+        let base = self.text.as_ptr() as usize;
+        let mut batch = Vec::with_capacity(STAGE_BATCH);
+        while let Some(n) = seq.next_element::<&'t RawValue>()? {
+            let json: &'t str = n.get();
+            // Borrowed from `text` (from_str never copies a RawValue), so this is its offset.
+            let start = (json.as_ptr() as usize).wrapping_sub(base);
+            let inside = self
+                .text
+                .get(start..start.saturating_add(json.len()))
+                .is_some_and(|s| s.as_ptr() == json.as_ptr());
+            if !inside {
+                return Err(serde::de::Error::custom("a list element outside the list's text"));
+            }
+            batch.push((start, json.len(), Head::parse(json)));
+            if batch.len() == STAGE_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(STAGE_BATCH));
+                if self.tx.send(full).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        let _ = self.tx.send(batch);
+        Ok(())
+    }
 }
 
 fn is_list(text: &str) -> bool {
@@ -146,37 +216,3 @@ fn report_object(text: &str) -> Result<Report, ReportError> {
     Report::from_json_value(value)
 }
 
-/// Feeds the elements of a JSON list to a builder as they are parsed, each as a span of the
-/// list's text.
-struct ListVisitor<'t> {
-    text: &'t str,
-}
-
-impl<'de> Visitor<'de> for ListVisitor<'_> {
-    type Value = ReportBuilder;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of notifications")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReportBuilder, A::Error> {
-        let mut builder = ReportBuilder::with_capacity(self.text.len() / 256);
-        let base = self.text.as_ptr() as usize;
-        while let Some(n) = seq.next_element::<&'de RawValue>()? {
-            let json = n.get();
-            // The deserializer borrows from `text`, so this is where the element sits in it.
-            let start = (json.as_ptr() as usize).wrapping_sub(base);
-            let inside = self
-                .text
-                .get(start..start.saturating_add(json.len()))
-                .is_some_and(|s| s.as_ptr() == json.as_ptr());
-            // Refusals are recorded in the builder.
-            let _ = if inside {
-                builder.append_span(json, start)
-            } else {
-                builder.append_notification(n.to_owned())
-            };
-        }
-        Ok(builder)
-    }
-}
