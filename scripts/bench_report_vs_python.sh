@@ -53,18 +53,35 @@ PY
 echo "== timing: $N notifications"
 "$BIN" gen "$N" "$WORK/trace.json"
 ls -l "$WORK/trace.json" | awk '{printf "file size: %.1f MiB\n", $5/1048576}'
-"$VENV/bin/python" scripts/bench_report_python.py "$WORK/trace.json" | tee "$WORK/py.txt"
-"$BIN" file "$WORK/trace.json" | tee "$WORK/rs.txt"
+# The machine is shared and noisy: several runs of each side, interleaved, medians compared.
+PY_RUNS=${PY_RUNS:-3}
+RS_RUNS=${RS_RUNS:-5}
+: > "$WORK/py_s"; : > "$WORK/py_kib"; : > "$WORK/rs_s"; : > "$WORK/rs_kib"
+for i in $(seq 1 "$RS_RUNS"); do
+    if [ "$i" -le "$PY_RUNS" ]; then
+        "$VENV/bin/python" scripts/bench_report_python.py "$WORK/trace.json" > "$WORK/py.txt"
+        val python_report_seconds "$WORK/py.txt" >> "$WORK/py_s"
+        val python_peak_kib "$WORK/py.txt" >> "$WORK/py_kib"
+        echo "python run $i: $(val python_report_seconds "$WORK/py.txt") s"
+    fi
+    "$BIN" file "$WORK/trace.json" > "$WORK/rs.txt"
+    val rust_parse_and_build_seconds "$WORK/rs.txt" >> "$WORK/rs_s"
+    val rust_peak_kib "$WORK/rs.txt" >> "$WORK/rs_kib"
+    echo "rust run $i: $(val rust_parse_and_build_seconds "$WORK/rs.txt") s"
+done
 "$BIN" mem "$N" | tee "$WORK/mem.txt"
 
-py_s=$(val python_report_seconds "$WORK/py.txt")
-py_kib=$(val python_peak_kib "$WORK/py.txt")
-rs_s=$(val rust_parse_and_build_seconds "$WORK/rs.txt")
-rs_kib=$(val rust_peak_kib "$WORK/rs.txt")
+median() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+py_s=$(median "$WORK/py_s")
+py_kib=$(median "$WORK/py_kib")
+rs_s=$(median "$WORK/rs_s")
+rs_kib=$(median "$WORK/rs_kib")
 mem_s=$(val rust_build_seconds "$WORK/mem.txt")
 mem_kib=$(val rust_peak_kib "$WORK/mem.txt")
+echo "python seconds: $(tr '\n' ' ' < "$WORK/py_s")"
+echo "rust seconds:   $(tr '\n' ' ' < "$WORK/rs_s")"
 awk -v n="$N" -v ps="$py_s" -v pk="$py_kib" -v rs="$rs_s" -v rk="$rs_kib" -v ms="$mem_s" -v mk="$mem_kib" 'BEGIN {
-    printf "\n== %d notifications\n", n
+    printf "\n== %d notifications (medians)\n", n
     printf "Python 4.4.0 _append_results+_parse_results (JSON parsing excluded): %7.2f s  peak %7.0f MiB\n", ps, pk/1024
     printf "Rust, JSON list text -> report (parsing included):                  %7.2f s  peak %7.0f MiB\n", rs, rk/1024
     printf "Rust, notifications in memory -> report:                            %7.2f s  peak %7.0f MiB\n", ms, mk/1024

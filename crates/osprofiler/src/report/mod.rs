@@ -10,9 +10,9 @@
 //! that keep fields apart (SQL). [`build_report`] does it for a whole list.
 //!
 //! The builder keeps each notification as its raw JSON text and reads only the fields a
-//! report needs: a trace of a million notifications builds in about 1.3 s on two shared
-//! cores and 130 MiB beyond the notifications themselves, where Python takes about 19 s and
-//! 1.8 GiB (`scripts/bench_report_vs_python.sh`).
+//! report needs; a JSON list is read on two cores (one thread reads each notification's
+//! head, the other builds). Figures against Python are in BENCHMARKS.md
+//! (`scripts/bench_report_vs_python.sh`).
 //!
 //! Where Python fails, this goes on, and says so:
 //! - a notification that cannot be read (not an object; `name`, `trace_id`, `timestamp`
