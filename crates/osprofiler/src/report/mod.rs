@@ -186,7 +186,9 @@ impl<'t> Visitor<'t> for HeadReader<'t> {
                 .get(start..start.saturating_add(json.len()))
                 .is_some_and(|s| s.as_ptr() == json.as_ptr());
             if !inside {
-                return Err(serde::de::Error::custom("a list element outside the list's text"));
+                return Err(serde::de::Error::custom(
+                    "a list element outside the list's text",
+                ));
             }
             batch.push((start, json.len(), Head::parse(json)));
             if batch.len() == STAGE_BATCH {
@@ -215,4 +217,3 @@ fn report_object(text: &str) -> Result<Report, ReportError> {
     }
     Report::from_json_value(value)
 }
-
