@@ -118,11 +118,11 @@ impl TraceArgs {
                 seen.push(key_str.clone());
                 match key_str.as_str() {
                     "name" => {
-                        input.parse::<Token![=]>()?;
+                        expect_eq(input, &key, "name = \"db\"")?;
                         args.name = Some(parse_name(input)?);
                     }
                     "info" => {
-                        input.parse::<Token![=]>()?;
+                        expect_eq(input, &key, "info = serde_json::json!({...})")?;
                         args.info = Some(input.parse()?);
                     }
                     "skip" => {
@@ -195,6 +195,19 @@ fn parse_name(input: ParseStream<'_>) -> syn::Result<LitStr> {
             expr.span(),
             "`name` must be a string literal, e.g. name = \"db\"",
         )),
+    }
+}
+
+/// The `=` after a key that needs a value.
+fn expect_eq(input: ParseStream<'_>, key: &Ident, example: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` needs a value: {example}"),
+        ))
     }
 }
 

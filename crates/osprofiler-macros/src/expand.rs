@@ -174,10 +174,14 @@ pub(crate) fn trace_impl(args: TokenStream, item: TokenStream) -> TokenStream {
             return with_item(e, item);
         }
     };
-    match gen_impl(&mut imp, &args) {
-        Ok(()) => imp.into_token_stream(),
-        Err(e) => with_item(e, item),
-    }
+    // Errors go out with the impl, its methods' marks removed, so that rustc does not add
+    // "cannot find attribute `trace`" to them.
+    let errors = gen_impl(&mut imp, &args);
+    let mut out = errors
+        .map(syn::Error::into_compile_error)
+        .unwrap_or_default();
+    imp.to_tokens(&mut out);
+    out
 }
 
 fn with_item(e: syn::Error, item: TokenStream) -> TokenStream {
@@ -205,7 +209,9 @@ fn item_span(item: &syn::Item) -> Span {
     Span::call_site()
 }
 
-fn gen_impl(imp: &mut ItemImpl, args: &TraceArgs) -> syn::Result<()> {
+/// Traces the chosen methods of `imp` in place and removes the `#[trace]` / `#[notrace]`
+/// marks of all of them; returns the errors (a method with an error is left untraced).
+fn gen_impl(imp: &mut ItemImpl, args: &TraceArgs) -> Option<syn::Error> {
     let type_name = self_type_name(&imp.self_ty);
     let is_trait_impl = imp.trait_.is_some();
     let trace_private = args.trace_private.unwrap_or(false);
@@ -246,29 +252,20 @@ fn gen_impl(imp: &mut ItemImpl, args: &TraceArgs) -> syn::Result<()> {
         let Some(cfg) = args.resolve() else {
             continue;
         };
-        let block = std::mem::replace(
-            &mut method.block,
-            Block {
-                brace_token: Default::default(),
-                stmts: Vec::new(),
-            },
-        );
+        let method = method.clone();
         let parts = FnParts {
-            attrs: std::mem::take(&mut method.attrs),
-            vis: method.vis.clone(),
+            attrs: method.attrs,
+            vis: method.vis,
             defaultness: method.defaultness,
-            sig: method.sig.clone(),
-            body: Body::Parsed(block),
+            sig: method.sig,
+            body: Body::Parsed(method.block),
         };
         match gen_fn(parts, &cfg, Owner::Impl(&type_name)) {
             Ok(tokens) => *item = ImplItem::Verbatim(tokens),
             Err(e) => combine(&mut errors, e),
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    errors
 }
 
 fn combine(errors: &mut Option<syn::Error>, e: syn::Error) {
@@ -344,23 +341,41 @@ pub(crate) fn gen_fn(parts: FnParts, cfg: &Resolved, owner: Owner<'_>) -> syn::R
         Owner::Free => quote!(::core::concat!(::core::module_path!(), "::", #fn_name)),
     };
     let start_info = start_info(cfg, &name_expr, &arg_exprs);
+    // Where type errors about the body's value point: the declared return type.
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
     let point_name = &cfg.name;
 
     let new_body = if sig.asyncness.is_some() {
-        let block = quote!({ #(#destructure)* #body });
-        let fake = fake_return(&sig.output);
+        let block = if destructure.is_empty() {
+            body.to_token_stream()
+        } else {
+            quote!({ #(#destructure)* #body })
+        };
+        let fake = fake_return(&sig.output, ret_span);
         gen_async_body(&start_info, point_name, cfg, &fake, &block)
-    } else if let Some(rewritten) = rewrite_async_block(&body, |block| {
-        // A fn whose value is an `async move` block, maybe boxed (`#[async_trait]`'s output
-        // or a hand-written `-> impl Future`): trace the block's execution, not its creation.
-        let block = quote!({ #(#destructure)* #block });
-        gen_async_body(&start_info, point_name, cfg, &TokenStream::new(), &block)
-    }) {
+    } else if let Some(rewritten) = destructure
+        .is_empty()
+        .then(|| {
+            // A fn whose value is an `async move` block, maybe boxed (`#[async_trait]`'s
+            // output, or a hand-written `-> impl Future`): trace the block's execution, not
+            // its creation. (Not when a parameter is a pattern: statements before the block
+            // may use its bindings, so it is destructured in place and traced as a sync fn.)
+            rewrite_async_block(&body, |block| {
+                gen_async_body(&start_info, point_name, cfg, &TokenStream::new(), block)
+            })
+        })
+        .flatten()
+    {
         rewritten
     } else {
-        let fake = fake_return(&sig.output);
-        let block = quote!({ #(#destructure)* #fake #body });
-        gen_sync_body(&start_info, point_name, cfg, &block)
+        let fake = fake_return(&sig.output, ret_span);
+        let block = quote_spanned!(ret_span=> { #(#destructure)* #fake #body });
+        let never =
+            matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+        gen_sync_body(&start_info, point_name, cfg, &block, ret_span, never)
     };
 
     Ok(quote! {
@@ -417,7 +432,7 @@ fn args_of(sig: &mut Signature) -> (Vec<TokenStream>, Vec<TokenStream>) {
 /// `::osprofiler::__private::start_info(<user info>, <fn name>, <args or None>)`
 fn start_info(cfg: &Resolved, name_expr: &TokenStream, args: &[TokenStream]) -> TokenStream {
     let info = match &cfg.info {
-        Some(e) => quote_spanned!(e.span()=> ::osprofiler::__private::into_info(#e)),
+        Some(e) => quote_spanned!(e.span()=> ::osprofiler::__private::IntoInfo::into_info(#e)),
         None => quote!(::osprofiler::__private::Info::new()),
     };
     let args = if cfg.hide_args {
@@ -481,12 +496,33 @@ fn gen_sync_body(
     point_name: &syn::LitStr,
     cfg: &Resolved,
     block: &TokenStream,
+    ret_span: Span,
+    never: bool,
 ) -> TokenStream {
     let start = local("__osp_start");
     let body = local("__osp_body");
     let info = local("__osp_info");
     let point = local("__osp_point");
     let out = local("__osp_out");
+    if never {
+        // `-> !`: the body only ends by panicking, which `run` records.
+        let closure = quote_spanned!(ret_span=> move || -> ! #block);
+        return quote! {
+            let #start = if ::osprofiler::__private::is_active() {
+                ::core::option::Option::Some(#start_info)
+            } else {
+                ::core::option::Option::None
+            };
+            let #body = ::osprofiler::__private::fn_once(#closure);
+            match #start {
+                ::core::option::Option::None => #body(),
+                ::core::option::Option::Some(#info) => {
+                    ::osprofiler::__private::SyncPoint::start(#point_name, #info).run(#body)
+                }
+            }
+        };
+    }
+    let closure = quote_spanned!(ret_span=> move || #block);
     let stop = stop_info(cfg, &out);
     quote! {
         let #start = if ::osprofiler::__private::is_active() {
@@ -494,7 +530,7 @@ fn gen_sync_body(
         } else {
             ::core::option::Option::None
         };
-        let #body = ::osprofiler::__private::fn_once(move || #block);
+        let #body = ::osprofiler::__private::fn_once(#closure);
         match #start {
             ::core::option::Option::None => #body(),
             ::core::option::Option::Some(#info) => {
@@ -524,13 +560,20 @@ fn gen_async_body(
     let stopper = local("__osp_stopper");
     let out = local("__osp_out");
     let stop = stop_info(cfg, &out);
+    // Without a statement before it, the block goes in as the async block's own (wrapping it
+    // in another pair of braces would trip `unused_braces` on the user's braces).
+    let body_expr = if fake_return.is_empty() {
+        quote!(async move #block)
+    } else {
+        quote!(async move { #fake_return #block })
+    };
     quote! {
         let #start = if ::osprofiler::__private::is_active() {
             ::core::option::Option::Some(#start_info)
         } else {
             ::core::option::Option::None
         };
-        let #body = async move { #fake_return #block };
+        let #body = #body_expr;
         match #start {
             ::core::option::Option::None => #body.await,
             ::core::option::Option::Some(#info) => {
@@ -547,7 +590,7 @@ fn gen_async_body(
 /// A statement that fixes the type the user's block must return (the fn's return type, with
 /// `impl Trait` left to inference), as tracing-attributes does, so that `?` and `return` in the
 /// block infer as they would in the fn itself. Unreachable at run time.
-fn fake_return(output: &ReturnType) -> TokenStream {
+fn fake_return(output: &ReturnType, span: Span) -> TokenStream {
     let ty = match output {
         ReturnType::Default => quote!(()),
         ReturnType::Type(_, ty) => {
@@ -559,8 +602,8 @@ fn fake_return(output: &ReturnType) -> TokenStream {
             ty.into_token_stream()
         }
     };
-    let r = local("__osp_fake_return");
-    quote! {
+    let r = Ident::new("__osp_fake_return", Span::mixed_site().located_at(span));
+    quote_spanned! {span=>
         #[allow(
             unknown_lints,
             unreachable_code,
@@ -597,7 +640,7 @@ impl VisitMut for ImplTraitEraser {
 /// `async move { <gen(inner block)> }`.
 fn rewrite_async_block(
     body: &Body,
-    gen: impl FnOnce(&Block) -> TokenStream,
+    gen: impl FnOnce(&TokenStream) -> TokenStream,
 ) -> Option<TokenStream> {
     let Body::Parsed(block) = body else {
         return None;
@@ -627,7 +670,7 @@ fn rewrite_async_block(
         }
         other => (moved_block(other)?, None),
     };
-    let inner = gen(&async_expr.block);
+    let inner = gen(&async_expr.block.to_token_stream());
     let attrs = &async_expr.attrs;
     let new_async = quote!(#(#attrs)* async move { #inner });
     let new_last = match boxed {

@@ -82,14 +82,17 @@ use proc_macro::TokenStream;
 ///
 /// A non-async fn whose value is an `async move` block, boxed or not
 /// (`Box::pin(async move { .. })`, which is what `#[async_trait]` writes), is traced the same
-/// way: the block's execution, not its creation. Any other fn returning a future is traced
-/// as a sync fn (the point covers making the future).
+/// way: the block's execution, not its creation (unless one of its parameters is a
+/// destructuring pattern). Any other fn returning a future is traced as a sync fn (the point
+/// covers making the future).
 ///
 /// # Kept as written
 ///
 /// The signature (generics, where clauses, `unsafe`, `extern`, `impl Trait` in arguments and
 /// return), attributes and doc comments. In the body, `return` and `?` work as before: a
 /// sync body runs in a `move` closure called once, an async body in an `async move` block.
+/// Errors in the body are reported at the user's code (type mismatches point at the declared
+/// return type). A `-> !` fn is traced too: its point can only stop with a panic.
 ///
 /// # Not supported (compile errors)
 ///

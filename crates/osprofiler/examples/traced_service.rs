@@ -29,6 +29,12 @@ impl Db {
     }
 }
 
+/// A plain sync fn: its arguments are hidden (`hide_args`), its result recorded.
+#[trace(name = "scheduler", hide_args, hide_result = false)]
+fn pick_host(flavor: &str, hosts: &[&str]) -> String {
+    hosts[flavor.len() % hosts.len()].to_owned()
+}
+
 #[trace(name = "driver", hide_result = false)]
 async fn plug_vif(port: u32) -> u32 {
     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -53,6 +59,7 @@ async fn handle_request(info: &str, hmac: &str, keys: &[&str], pipeline: Arc<Bat
         let db = Db;
         let _ = db.instance_get(7);
         let _ = db.instance_get(0);
+        let _host = pick_host("m1.small", &["node-1", "node-2"]);
         // Two ports plugged in parallel tasks: each joins this trace under the wsgi point.
         let a = profiler::spawn(plug_vif(1));
         let b = profiler::spawn(plug_vif(2));
