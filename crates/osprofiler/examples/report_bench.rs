@@ -9,11 +9,11 @@
 //! ```
 //!
 //! `mem` times `build_report` over notifications already held as `Box<RawValue>` texts.
-//! `file` times what `trace show FILE.json` does after reading the file: parsing the JSON list
-//! from text and building the report in one pass (`report_from_json_text`, which keeps the
-//! text as the notifications' storage). Both print `key=value` lines: seconds, and
-//! peak RSS (`VmHWM` of /proc/self/status; in `mem`, reset after generating the input so that
-//! it shows the build's peak with the input resident).
+//! `file` times what `trace show FILE.json` does after reading the file: reading (validating)
+//! the JSON list from text and building the report (`report_from_json_text`, which keeps the
+//! text as the notifications' storage). Both use all cores and print `key=value` lines:
+//! seconds, and peak RSS (`VmHWM` of /proc/self/status; in `mem`, reset after generating the
+//! input so that it shows the build's peak with the input resident).
 
 #[path = "support/report_gen.rs"]
 mod report_gen;
@@ -29,9 +29,33 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU seconds used so far by the whole process, all threads (user + system, from
+/// /proc/self/stat, in ticks of 1/100 s): on a shared machine, steadier than wall time.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Resets VmHWM to the current RSS (Linux 4.0+); false if the kernel refused.
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The cores the report may use.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,15 +72,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect::<Result<_, _>>()?;
             let reset = reset_peak();
             let rss_before = status_kib("VmRSS:").unwrap_or(0);
+            let cpu = cpu_seconds();
             let t = Instant::now();
             let report = build_report(raws);
             let secs = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu;
             println!("mode=mem");
+            println!("threads={}", threads());
             println!("notifications={n}");
             println!("input_bytes={bytes}");
             println!("nodes={}", report.node_count());
             println!("skipped={}", report.skipped().len());
             println!("rust_build_seconds={secs:.3}");
+            println!("rust_build_cpu_seconds={cpu:.2}");
             println!("rss_before_build_kib={rss_before}");
             println!("peak_reset={reset}");
             println!("rust_peak_kib={}", status_kib("VmHWM:").unwrap_or(0));
@@ -82,15 +110,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let text = std::fs::read_to_string(path)?;
             let read_secs = t.elapsed().as_secs_f64();
             let input_bytes = text.len();
+            let cpu = cpu_seconds();
             let t = Instant::now();
             let report = report_from_json_text(text)?;
             let secs = t.elapsed().as_secs_f64();
+            let cpu = cpu_seconds() - cpu;
             println!("mode=file");
+            println!("threads={}", threads());
             println!("input_bytes={input_bytes}");
             println!("nodes={}", report.node_count());
             println!("skipped={}", report.skipped().len());
             println!("rust_read_seconds={read_secs:.3}");
             println!("rust_parse_and_build_seconds={secs:.3}");
+            println!("rust_parse_and_build_cpu_seconds={cpu:.2}");
             println!("rust_peak_kib={}", status_kib("VmHWM:").unwrap_or(0));
             if let Some(out) = arg(2) {
                 let t = Instant::now();

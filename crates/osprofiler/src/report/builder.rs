@@ -7,9 +7,10 @@ use std::fmt;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::hash::FastMap;
+use super::hash::{FastMap, StrTable, UuidTable};
 use super::head::{Head, Text};
-use super::model::{Mark, Marks, NodeData, Payloads, Raw, Report, Stat, NO_TIME};
+use super::model::{Mark, Marks, NodeData, Parent, Payloads, Raw, Report, Stat, NO_TIME};
+use super::parallel;
 use crate::id::TraceId;
 use crate::timestamp::{Timestamp, TimestampError};
 
@@ -127,22 +128,36 @@ pub struct Entry<'a> {
     pub raw_payload: Box<RawValue>,
 }
 
+/// The id for the next string of an interner holding `len` (`u32::MAX` is no id).
+fn next_id(len: usize) -> Result<u32, EntryError> {
+    u32::try_from(len)
+        .ok()
+        .filter(|&id| id != u32::MAX)
+        .ok_or(EntryError::TooMany)
+}
+
 /// Interns strings (point and notification names) as `u32`s.
 #[derive(Debug, Default)]
 pub(super) struct Names {
-    map: FastMap<Box<str>, u32>,
+    table: StrTable,
     pub(super) list: Vec<Box<str>>,
 }
 
 impl Names {
     pub(super) fn intern(&mut self, s: &str) -> Result<u32, EntryError> {
-        if let Some(&id) = self.map.get(s) {
-            return Ok(id);
+        let list = &self.list;
+        match self
+            .table
+            .find(s, |id| list.get(id as usize).map_or("", |s| s))
+        {
+            Ok(id) => Ok(id),
+            Err(token) => {
+                let id = next_id(self.list.len())?;
+                self.table.insert(token, id);
+                self.list.push(s.into());
+                Ok(id)
+            }
         }
-        let id = u32::try_from(self.list.len()).map_err(|_| EntryError::TooMany)?;
-        self.map.insert(s.into(), id);
-        self.list.push(s.into());
-        Ok(id)
     }
 }
 
@@ -150,7 +165,7 @@ impl Names {
 /// distinct values shared by a million nodes.
 #[derive(Debug)]
 pub(super) struct Values {
-    map: FastMap<Box<str>, u32>,
+    table: StrTable,
     pub(super) list: Vec<Box<RawValue>>,
     scratch: Vec<u8>,
 }
@@ -161,7 +176,7 @@ const NONE_STR: u32 = 1;
 impl Default for Values {
     fn default() -> Self {
         let mut v = Values {
-            map: FastMap::default(),
+            table: StrTable::default(),
             list: Vec::new(),
             scratch: Vec::new(),
         };
@@ -175,13 +190,18 @@ impl Default for Values {
 impl Values {
     /// Interns JSON text (validated only when new).
     pub(super) fn intern_json(&mut self, json: &str) -> Result<u32, EntryError> {
-        if let Some(&id) = self.map.get(json) {
-            return Ok(id);
-        }
-        let id = u32::try_from(self.list.len()).map_err(|_| EntryError::TooMany)?;
+        let list = &self.list;
+        let token = match self
+            .table
+            .find(json, |id| list.get(id as usize).map_or("", |v| v.get()))
+        {
+            Ok(id) => return Ok(id),
+            Err(token) => token,
+        };
+        let id = next_id(self.list.len())?;
         let raw =
             RawValue::from_string(json.to_owned()).map_err(|e| EntryError::Json(e.to_string()))?;
-        self.map.insert(json.into(), id);
+        self.table.insert(token, id);
         self.list.push(raw);
         Ok(id)
     }
@@ -220,8 +240,15 @@ const INDEX_PAYLOADS_FROM: usize = 8;
 /// parsed values, and only the few fields the report needs are read.
 #[derive(Debug, Default)]
 pub struct ReportBuilder {
-    index: FastMap<TraceId, u32>,
+    index: NodeIndex,
     nodes: Vec<NodeData>,
+    /// The `parent_id`s no node had yet when a node was made ([`Parent::Id`]).
+    parent_ids: Vec<TraceId>,
+    /// Notifications handed in as their own text ([`Raw::Stored`]).
+    stored: Vec<Box<RawValue>>,
+    /// Point name id (`db`) of each notification name id (`db-start`), `u32::MAX` until
+    /// known.
+    prefixes: Vec<u32>,
     /// (node, name) -> payload position, for nodes with many distinct names.
     many_payloads: FastMap<(u32, u32), u32>,
     names: Names,
@@ -231,6 +258,34 @@ pub struct ReportBuilder {
     last_started_at: Option<Timestamp>,
     appended: usize,
     skipped: Vec<Skipped>,
+}
+
+/// Trace id to node: uuids (nearly all ids) in a [`UuidTable`], other ids in a map.
+#[derive(Debug, Default)]
+struct NodeIndex {
+    uuids: UuidTable,
+    texts: FastMap<TraceId, u32>,
+}
+
+impl NodeIndex {
+    #[inline]
+    fn get(&self, id: &TraceId) -> Option<u32> {
+        match id {
+            TraceId::Uuid(u) => self.uuids.get(u.as_u128()),
+            TraceId::Text(_) => self.texts.get(id).copied(),
+        }
+    }
+
+    fn insert(&mut self, id: TraceId, node: u32) {
+        match id {
+            TraceId::Uuid(u) => {
+                self.uuids.get_or_insert(u.as_u128(), node);
+            }
+            TraceId::Text(_) => {
+                self.texts.insert(id, node);
+            }
+        }
+    }
 }
 
 /// What `append` learnt from a notification before its payload is stored.
@@ -288,16 +343,137 @@ fn json_field(json: Option<&str>) -> Source<'_> {
     json.map_or(Source::Field(Field::Null), Source::Json)
 }
 
-/// `exception` of a stop from its payload, as Python: `info.etype` when the payload is an
-/// object with an object `info` (null if `etype` is null), else the string `"None"`.
-/// (Python fails when `info` is not an object; this takes `"None"`.)
-fn exception_of(head: &Head<'_>, values: &mut Values) -> Result<u32, EntryError> {
-    match &head.info {
-        Some(info) if info.is_object => match info.etype {
-            Some(etype) => values.intern_json(etype),
-            None => Ok(NONE_STR),
-        },
-        _ => Ok(NONE_STR),
+/// `info.etype` of a stop's payload, as Python takes it for `exception`: its JSON text when
+/// the payload is an object with an object `info` holding `etype`, else `None` (the string
+/// `"None"`). (Python fails when `info` is not an object; this takes `"None"`.)
+fn etype_of<'a>(head: &Head<'a>) -> Option<&'a str> {
+    head.info.as_ref().filter(|i| i.is_object)?.etype
+}
+
+/// `TraceId::from(s)`, with a fast path for the usual canonical uuid (lower-case hex,
+/// hyphenated), which is exactly when `TraceId::from` keeps a uuid: two ids per notification.
+#[inline]
+fn trace_id_of(s: &str) -> TraceId {
+    match canonical_uuid(s.as_bytes()) {
+        Some(u) => TraceId::Uuid(uuid::Uuid::from_u128(u)),
+        None => TraceId::from(s),
+    }
+}
+
+/// The value of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lower-case hex.
+#[inline]
+fn canonical_uuid(b: &[u8]) -> Option<u128> {
+    let b: &[u8; 36] = b.try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    let groups = [
+        hex8(word(0) | (word(4) << 32))?,
+        hex8(word(9) | (word(14) << 32))?,
+        hex8(word(19) | (word(24) << 32))?,
+        hex8(word(28) | (word(32) << 32))?,
+    ];
+    Some(groups.iter().fold(0u128, |v, &g| (v << 32) | u128::from(g)))
+}
+
+/// The value of eight lower-case hex digits (the first in the lowest byte of `w`), all
+/// eight bytes at once.
+#[inline(always)]
+fn hex8(w: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    if w & HIGHS != 0 {
+        return None;
+    }
+    // Bytes are below 0x80, so adding at most 0x50 to each carries into no other byte:
+    // the high bit of each sum says whether the byte reached a bound.
+    let at_least = |c: u64| (w + ONES * (0x80 - c)) & HIGHS;
+    let digit = at_least(0x30) & !at_least(0x3a);
+    let letter = at_least(0x61) & !at_least(0x67);
+    if digit | letter != HIGHS {
+        return None;
+    }
+    // Nibble values, one per byte: the low four bits, plus 9 for `a`..`f`.
+    let n = (w & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // First digit most significant: bytes reversed, then pairs, quads, halves merged.
+    let n = n.swap_bytes();
+    let n = (n | (n >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let n = (n | (n >> 8)) & 0x0000_ffff_0000_ffff;
+    let n = (n | (n >> 16)) & 0x0000_0000_ffff_ffff;
+    Some(n as u32)
+}
+
+/// A stop's `exception`, before interning.
+#[derive(Debug, Clone, Copy)]
+enum Exception<'a> {
+    /// The string `"None"`.
+    NoneStr,
+    /// `etype`'s JSON text.
+    Json(&'a str),
+    /// Already interned.
+    Id(u32),
+}
+
+/// A notification read, before it is added: what [`ReportBuilder`] needs of it, with all
+/// that needs no builder state already done (checking fields, parsing the timestamp and the
+/// ids). Reading a list makes these on several threads (`super::list`), and only adding them
+/// is sequential.
+#[derive(Debug)]
+pub(super) struct Point<'a> {
+    trace_id: TraceId,
+    parent_id: Option<TraceId>,
+    name: Cow<'a, str>,
+    /// `project`, `service`, `host`.
+    fields: [Source<'a>; 3],
+    stop: bool,
+    /// Meaningful for stops only.
+    exception: Exception<'a>,
+    timestamp: Timestamp,
+}
+
+impl<'a> Point<'a> {
+    /// Checks a notification's head as Python's `_append_results` needs it (errors in the
+    /// order Python would meet them).
+    pub(super) fn from_head(
+        head: Result<Head<'a>, serde_json::Error>,
+    ) -> Result<Point<'a>, EntryError> {
+        let mut head = head.map_err(|e| EntryError::Json(e.to_string()))?;
+        if !head.is_object {
+            return Err(EntryError::NotAnObject);
+        }
+        let name = expect_str("name", head.name.take(), false)?.unwrap_or_default();
+        let trace_id = expect_str("trace_id", head.trace_id.take(), false)?.unwrap_or_default();
+        let parent_id = expect_str("parent_id", head.parent_id.take(), true)?;
+        let ts = expect_str("timestamp", head.timestamp.take(), false)?.unwrap_or_default();
+        let timestamp = Timestamp::parse(&ts)?;
+        let stop = name.ends_with("stop");
+        let exception = match etype_of(&head) {
+            Some(etype) if stop => Exception::Json(etype),
+            _ => Exception::NoneStr,
+        };
+        let host = head
+            .info
+            .as_ref()
+            .filter(|i| i.is_object)
+            .and_then(|i| i.host);
+        Ok(Point {
+            trace_id: trace_id_of(&trace_id),
+            parent_id: parent_id.as_deref().map(trace_id_of),
+            name,
+            fields: [
+                json_field(head.project),
+                json_field(head.service),
+                json_field(host),
+            ],
+            stop,
+            exception,
+            timestamp,
+        })
     }
 }
 
@@ -312,7 +488,7 @@ impl ReportBuilder {
     pub fn with_capacity(notifications: usize) -> Self {
         let points = notifications / 2 + 1;
         let mut b = Self::default();
-        b.index.reserve(points);
+        b.index.uuids.reserve(points);
         b.nodes.reserve(points);
         b
     }
@@ -335,27 +511,46 @@ impl ReportBuilder {
     pub fn append_notification(&mut self, raw: Box<RawValue>) -> Result<(), EntryError> {
         let position = self.appended;
         self.appended += 1;
-        let result = self.locate_notification(raw.get()).map(|at| {
-            self.apply(at, Raw::Owned(raw));
+        let result = Point::from_head(Head::parse(raw.get()))
+            .and_then(|point| self.locate(point))
+            .map(|at| self.store(at, raw));
+        self.record(position, result)
+    }
+
+    /// Adds a notification already read into a [`Point`] (or refused), with where its text
+    /// is.
+    pub(super) fn append_point(
+        &mut self,
+        point: Result<(Point<'_>, Raw), EntryError>,
+    ) -> Result<(), EntryError> {
+        let position = self.appended;
+        self.appended += 1;
+        let result = point.and_then(|(point, raw)| {
+            let at = self.locate(point)?;
+            self.apply(at, raw);
+            Ok(())
         });
         self.record(position, result)
     }
 
-    /// Appends the notification at `start..start + len` of the list text that
-    /// [`finish_with_text`](Self::finish_with_text) will get, its head already read (on another
-    /// thread: reading heads is the part of the work that parallelises).
-    pub(crate) fn append_span_head(
-        &mut self,
-        head: Result<Head<'_>, serde_json::Error>,
-        start: usize,
-        len: usize,
-    ) -> Result<(), EntryError> {
-        let position = self.appended;
-        self.appended += 1;
-        let result = self.locate_head(head).map(|at| {
-            self.apply(at, Raw::Span { start, len });
-        });
-        self.record(position, result)
+    /// Prefetches what adding `point` will look up in big tables: call it for a point some
+    /// places ahead of the one being added. Trace ids are random places in a big table, so
+    /// otherwise each lookup waits for memory in turn.
+    #[inline]
+    pub(super) fn prefetch(&self, point: &Point<'_>) {
+        if let TraceId::Uuid(u) = &point.trace_id {
+            self.index.uuids.prefetch(u.as_u128());
+        }
+        if let Some(TraceId::Uuid(u)) = &point.parent_id {
+            self.index.uuids.prefetch(u.as_u128());
+        }
+    }
+
+    /// Hands the builder the notifications that [`Raw::Stored`] payloads appended with
+    /// [`append_point`](Self::append_point) point into (none may have been stored before).
+    pub(super) fn set_stored(&mut self, stored: Vec<Box<RawValue>>) {
+        debug_assert!(self.stored.is_empty());
+        self.stored = stored;
     }
 
     /// The notifications skipped so far, with why.
@@ -388,15 +583,18 @@ impl ReportBuilder {
         let exception = if stop {
             let head = Head::parse(entry.raw_payload.get())
                 .map_err(|e| EntryError::Json(e.to_string()))?;
-            exception_of(&head, &mut self.values)?
+            match etype_of(&head) {
+                Some(etype) => Exception::Id(self.values.intern_json(etype)?),
+                None => Exception::NoneStr,
+            }
         } else {
-            NONE_STR
+            Exception::NoneStr
         };
-        let located = self.locate(
-            entry.trace_id,
-            entry.parent_id,
-            entry.name,
-            [
+        let located = self.locate(Point {
+            trace_id: TraceId::from(entry.trace_id),
+            parent_id: entry.parent_id.map(TraceId::from),
+            name: Cow::Borrowed(entry.name),
+            fields: [
                 Source::Field(entry.project),
                 Source::Field(entry.service),
                 Source::Field(entry.host),
@@ -404,81 +602,77 @@ impl ReportBuilder {
             stop,
             exception,
             timestamp,
-        )?;
-        self.apply(located, Raw::Owned(entry.raw_payload));
+        })?;
+        self.store(located, entry.raw_payload);
         Ok(())
     }
 
-    /// Reads a whole notification and finds (or makes) its node; stores nothing yet.
-    fn locate_notification(&mut self, json: &str) -> Result<Located, EntryError> {
-        self.locate_head(Head::parse(json))
+    /// [`apply`](Self::apply) for a notification kept in `stored`.
+    fn store(&mut self, at: Located, raw: Box<RawValue>) {
+        self.apply(at, Raw::Stored(self.stored.len()));
+        self.stored.push(raw);
     }
 
-    fn locate_head(
-        &mut self,
-        head: Result<Head<'_>, serde_json::Error>,
-    ) -> Result<Located, EntryError> {
-        let mut head = head.map_err(|e| EntryError::Json(e.to_string()))?;
-        if !head.is_object {
-            return Err(EntryError::NotAnObject);
+    /// The point name (`db`) of a notification name id (`db-start`): the name up to its
+    /// first `-`, interned once per name.
+    fn prefix(&mut self, name_id: u32, name: &str) -> Result<u32, EntryError> {
+        if let Some(&p) = self
+            .prefixes
+            .get(name_id as usize)
+            .filter(|&&p| p != u32::MAX)
+        {
+            return Ok(p);
         }
-        let name = expect_str("name", head.name.take(), false)?.unwrap_or_default();
-        let trace_id = expect_str("trace_id", head.trace_id.take(), false)?.unwrap_or_default();
-        let parent_id = expect_str("parent_id", head.parent_id.take(), true)?;
-        let ts = expect_str("timestamp", head.timestamp.take(), false)?.unwrap_or_default();
-        let timestamp = Timestamp::parse(&ts)?;
-        let stop = name.ends_with("stop");
-        let exception = if stop {
-            exception_of(&head, &mut self.values)?
-        } else {
-            NONE_STR
-        };
-        let host = head
-            .info
-            .as_ref()
-            .filter(|i| i.is_object)
-            .and_then(|i| i.host);
-        self.locate(
-            &trace_id,
-            parent_id.as_deref(),
-            &name,
-            [
-                json_field(head.project),
-                json_field(head.service),
-                json_field(host),
-            ],
-            stop,
-            exception,
-            timestamp,
-        )
+        let prefix = self.names.intern(name.split('-').next().unwrap_or(name))?;
+        let at = name_id as usize;
+        if self.prefixes.len() <= at {
+            self.prefixes.resize(at + 1, u32::MAX);
+        }
+        self.prefixes[at] = prefix;
+        Ok(prefix)
     }
 
-    /// Finds or creates the node and interns what needs interning; a new node is created
-    /// only once nothing can fail any more.
-    #[allow(clippy::too_many_arguments)]
-    fn locate(
-        &mut self,
-        trace_id: &str,
-        parent_id: Option<&str>,
-        name: &str,
-        [project, service, host]: [Source<'_>; 3],
-        stop: bool,
-        exception: u32,
-        timestamp: Timestamp,
-    ) -> Result<Located, EntryError> {
+    /// Finds or creates the point's node and interns what needs interning; a new node is
+    /// created only once nothing can fail any more.
+    fn locate(&mut self, point: Point<'_>) -> Result<Located, EntryError> {
+        let exception = match point.exception {
+            _ if !point.stop => NONE_STR,
+            Exception::NoneStr => NONE_STR,
+            Exception::Json(etype) => self.values.intern_json(etype)?,
+            Exception::Id(id) => id,
+        };
+        let name = &*point.name;
         let name_id = self.names.intern(name)?;
-        let trace_id = TraceId::from(trace_id);
-        let node = match self.index.get(&trace_id) {
-            Some(&i) => i as usize,
+        let node = match self.index.get(&point.trace_id) {
+            Some(i) => i as usize,
             None => {
-                let prefix = name.split('-').next().unwrap_or(name);
+                let [project, service, host] = point.fields;
+                let (name, project, service, host) = (
+                    self.prefix(name_id, name)?,
+                    self.values.intern_source(project)?,
+                    self.values.intern_source(service)?,
+                    self.values.intern_source(host)?,
+                );
+                let i = u32::try_from(self.nodes.len()).map_err(|_| EntryError::TooMany)?;
+                // The parent, if it is a node already (else resolved in `finish`).
+                let parent = match point.parent_id {
+                    None => Parent::Null,
+                    Some(p) => match self.index.get(&p) {
+                        Some(node) => Parent::Node(node),
+                        None => {
+                            let at = next_id(self.parent_ids.len())?;
+                            self.parent_ids.push(p);
+                            Parent::Id(at)
+                        }
+                    },
+                };
                 let node = NodeData {
-                    trace_id: trace_id.clone(),
-                    parent_id: parent_id.map(TraceId::from),
-                    name: self.names.intern(prefix)?,
-                    project: self.values.intern_source(project)?,
-                    service: self.values.intern_source(service)?,
-                    host: self.values.intern_source(host)?,
+                    trace_id: point.trace_id.clone(),
+                    parent,
+                    name,
+                    project,
+                    service,
+                    host,
                     exception: None,
                     started: NO_TIME,
                     finished: NO_TIME,
@@ -487,8 +681,7 @@ impl ReportBuilder {
                     child_start: 0,
                     child_len: 0,
                 };
-                let i = u32::try_from(self.nodes.len()).map_err(|_| EntryError::TooMany)?;
-                self.index.insert(trace_id, i);
+                self.index.insert(point.trace_id, i);
                 self.nodes.push(node);
                 i as usize
             }
@@ -496,9 +689,9 @@ impl ReportBuilder {
         Ok(Located {
             node,
             name: name_id,
-            stop,
+            stop: point.stop,
             exception,
-            timestamp,
+            timestamp: point.timestamp,
         })
     }
 
@@ -563,15 +756,23 @@ impl ReportBuilder {
     /// (truncated, computed exactly as Python's float arithmetic does), per-name stats,
     /// children and roots sorted stably by start.
     pub fn finish(self) -> Report {
-        self.finish_with_text(None)
+        self.finish_with(None)
     }
 
-    /// [`finish`](Self::finish), handing the report the text that
-    /// [`append_span`](Self::append_span) payloads point into.
-    pub(crate) fn finish_with_text(self, text: Option<Box<str>>) -> Report {
+    /// [`finish`](Self::finish), handing the report what [`Raw::Span`] payloads (`text`) and
+    /// [`Raw::Stored`] payloads (`stored`) point into.
+    pub(super) fn finish_with(self, text: Option<String>) -> Report {
+        let threads = parallel::threads_for(self.nodes.len().saturating_mul(256));
+        self.finish_on(text, threads)
+    }
+
+    /// [`finish_with`](Self::finish_with) on up to `threads` threads.
+    fn finish_on(self, text: Option<String>, threads: usize) -> Report {
         let ReportBuilder {
             index,
             mut nodes,
+            parent_ids,
+            stored,
             names,
             values,
             started_at,
@@ -582,26 +783,64 @@ impl ReportBuilder {
         } = self;
         let base = started_at.map_or(0, Timestamp::as_micros);
         let ms = |micros: i64| msec(micros - base);
+        let count = nodes.len();
+        let part = count.div_ceil(threads.max(1)).max(1);
 
+        // Each node on its own, on all cores: fill a missing start or stop, times to
+        // milliseconds, parent found. What later steps need goes to compact arrays (start,
+        // duration, parent per node), which they read instead of the big nodes.
+        let mut starts = vec![0i64; count];
+        let mut durations = vec![0i64; count];
+        let mut parents = vec![u32::MAX; count];
+        {
+            let index = &index;
+            let parent_ids = &parent_ids;
+            let parts = nodes
+                .chunks_mut(part)
+                .zip(starts.chunks_mut(part))
+                .zip(durations.chunks_mut(part).zip(parents.chunks_mut(part)));
+            parallel::each(
+                parts.collect(),
+                |((nodes, starts), (durations, parents))| {
+                    let all = nodes
+                        .iter_mut()
+                        .zip(starts)
+                        .zip(durations.iter_mut().zip(parents));
+                    for ((node, start), (duration, parent)) in all {
+                        // Python adds the missing one at the end of `info`.
+                        let payloads = node.payloads.len();
+                        if node.started == NO_TIME {
+                            node.started = node.finished;
+                            node.marks.set(Mark::Started, payloads);
+                        }
+                        if node.finished == NO_TIME {
+                            node.finished = node.started;
+                            node.marks.set(Mark::Finished, payloads);
+                        }
+                        node.started = ms(node.started);
+                        node.finished = ms(node.finished);
+                        *start = node.started;
+                        *duration = node.finished - node.started;
+                        // A parent that was no node yet when this node was made may be one now.
+                        if let Parent::Id(i) = node.parent {
+                            if let Some(p) = parent_ids.get(i as usize).and_then(|id| index.get(id))
+                            {
+                                node.parent = Parent::Node(p);
+                            }
+                        }
+                        if let Parent::Node(p) = node.parent {
+                            *parent = p;
+                        }
+                    }
+                },
+            );
+        }
+        drop(index);
+
+        // Stats per name, names in the order their first node came.
         let mut stats: Vec<(u32, Stat)> = Vec::new();
         let mut stat_of_name: Vec<u32> = vec![u32::MAX; names.list.len()];
-        let mut parents: Vec<u32> = Vec::with_capacity(nodes.len());
-
-        for node in &mut nodes {
-            // Python adds the missing one at the end of `info`.
-            let payloads = node.payloads.len();
-            if node.started == NO_TIME {
-                node.started = node.finished;
-                node.marks.set(Mark::Started, payloads);
-            }
-            if node.finished == NO_TIME {
-                node.finished = node.started;
-                node.marks.set(Mark::Finished, payloads);
-            }
-            node.started = ms(node.started);
-            node.finished = ms(node.finished);
-            let duration = node.finished - node.started;
-
+        for (node, &duration) in nodes.iter().zip(&durations) {
             if let Some(slot) = stat_of_name.get_mut(node.name as usize) {
                 if *slot == u32::MAX {
                     *slot = stats.len() as u32;
@@ -613,50 +852,72 @@ impl ReportBuilder {
                     stat.duration = stat.duration.saturating_add(duration);
                 }
             }
-
-            parents.push(
-                node.parent_id
-                    .as_ref()
-                    .and_then(|id| index.get(id).copied())
-                    .unwrap_or(u32::MAX),
-            );
         }
-        drop(index);
+        drop(durations);
 
         // Children as one array, each node's contiguous (a counting sort by parent, which
         // keeps first-seen order within a parent), then each run sorted stably by start.
         let mut roots = Vec::new();
+        let mut child_len = vec![0u32; count];
         for (i, &parent) in parents.iter().enumerate() {
-            if parent == u32::MAX {
-                roots.push(i as u32);
-            } else {
-                nodes[parent as usize].child_len += 1;
+            match child_len.get_mut(parent as usize) {
+                Some(len) => *len += 1,
+                None => roots.push(i as u32),
             }
         }
+        let mut fill = Vec::with_capacity(count);
         let mut next = 0u32;
-        for n in &mut nodes {
-            n.child_start = next;
-            next += n.child_len;
+        for &len in &child_len {
+            fill.push(next);
+            next += len;
         }
+        let child_start = fill.clone();
         let mut children = vec![0u32; next as usize];
-        let mut fill: Vec<u32> = nodes.iter().map(|n| n.child_start).collect();
         for (i, &parent) in parents.iter().enumerate() {
-            if parent != u32::MAX {
-                let slot = &mut fill[parent as usize];
+            if let Some(slot) = fill.get_mut(parent as usize) {
                 children[*slot as usize] = i as u32;
                 *slot += 1;
             }
         }
         drop(fill);
         drop(parents);
-        for n in &nodes {
-            if n.child_len > 1 {
-                let run =
-                    &mut children[n.child_start as usize..(n.child_start + n.child_len) as usize];
-                run.sort_by_key(|&c| nodes[c as usize].started);
+        {
+            // Sorting runs on all cores: the nodes cut in parts, the children where the
+            // parts' runs start.
+            let starts = &starts;
+            let mut parts = Vec::with_capacity(threads);
+            let mut rest: &mut [u32] = &mut children;
+            let mut taken = 0usize;
+            for (nodes, (child_start, child_len)) in nodes
+                .chunks_mut(part)
+                .zip(child_start.chunks(part).zip(child_len.chunks(part)))
+            {
+                let end = match (child_start.last(), child_len.last()) {
+                    (Some(&s), Some(&l)) => (s + l) as usize,
+                    _ => taken,
+                };
+                let (mine, after) = std::mem::take(&mut rest).split_at_mut(end - taken);
+                rest = after;
+                parts.push((nodes, child_start, child_len, mine, taken));
+                taken = end;
             }
+            parallel::each(
+                parts,
+                |(nodes, child_start, child_len, children, offset)| {
+                    for ((node, &start), &len) in nodes.iter_mut().zip(child_start).zip(child_len) {
+                        node.child_start = start;
+                        node.child_len = len;
+                        let from = start as usize - offset;
+                        if let Some(run) = children.get_mut(from..from + len as usize) {
+                            if run.len() > 1 {
+                                run.sort_by_key(|&c| starts[c as usize]);
+                            }
+                        }
+                    }
+                },
+            );
         }
-        roots.sort_by_key(|&c| nodes[c as usize].started);
+        roots.sort_by_key(|&c| starts[c as usize]);
 
         Report {
             finished: match (started_at, finished_at) {
@@ -675,6 +936,8 @@ impl ReportBuilder {
             names: names.list,
             values: values.list,
             text,
+            stored,
+            parent_ids,
             skipped,
         }
     }
@@ -695,6 +958,94 @@ mod tests {
 
     fn raw(s: &str) -> Box<RawValue> {
         RawValue::from_string(s.to_owned()).unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_trace_ids_agree_with_trace_id_from(
+            s in "[0-9a-gA-G/:`-]{0,2}[0-9a-fA-F]{8}-[0-9a-f]{4}-[0-9a-fA-F]{4}-[0-9a-f]{4}-[0-9a-f]{11,12}",
+            any in ".{30,40}",
+        ) {
+            proptest::prop_assert_eq!(trace_id_of(&s), TraceId::from(s.as_str()));
+            proptest::prop_assert_eq!(trace_id_of(&any), TraceId::from(any.as_str()));
+        }
+    }
+
+    #[test]
+    fn hex8_reads_lower_case_hex_only() {
+        let read = |s: &[u8; 8]| hex8(u64::from_le_bytes(*s));
+        assert_eq!(read(b"0123abcd"), Some(0x0123_abcd));
+        assert_eq!(read(b"ffffffff"), Some(0xffff_ffff));
+        assert_eq!(read(b"90000000"), Some(0x9000_0000));
+        for bad in [
+            *b"0123abcD",
+            *b"g0000000",
+            *b"000000/0",
+            *b"0000000:",
+            *b"`0000000",
+            *b"0000\xff000",
+        ] {
+            assert_eq!(read(&bad), None, "{bad:?}");
+        }
+        for c in 0..=255u8 {
+            let mut s = *b"00000000";
+            s[3] = c;
+            let want = (c as char).to_digit(16).filter(|_| !c.is_ascii_uppercase());
+            assert_eq!(read(&s), want.map(|d| d << 16), "{c}");
+        }
+    }
+
+    #[test]
+    fn fast_trace_ids_are_trace_ids() {
+        for s in [
+            "c386bbc4-cd61-4e30-98f1-6adf91b7584a",
+            "C386BBC4-CD61-4E30-98F1-6ADF91B7584A",
+            "c386bbc4-cd61-4e30-98f1-6adf91b7584",
+            "c386bbc4-cd61-4e30-98f1-6adf91b7584g",
+            "c386bbc4cd61-4e30-98f1-6adf91b7584a-",
+            "{c386bbc4-cd61-4e30-98f1-6adf91b7584a}",
+            "c386bbc4cd614e3098f16adf91b7584a",
+            "00000000-0000-0000-0000-000000000000",
+            "ffffffff-ffff-ffff-ffff-ffffffffffff",
+            "",
+            "t1",
+        ] {
+            let fast = trace_id_of(s);
+            assert_eq!(fast, TraceId::from(s), "{s}");
+            assert_eq!(fast.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn finishing_on_several_threads_changes_nothing() {
+        // Nested points, children before parents, unknown parents, missing starts and stops.
+        let notification = |i: usize, name: &str, parent: usize| {
+            raw(&format!(
+                r#"{{"name":"{name}","trace_id":"{i:08x}-0000-4000-8000-000000000000","parent_id":"{parent:08x}-0000-4000-8000-000000000000","timestamp":"2020-01-01T00:00:{:02}.{:06}","info":{{"host":"h"}},"project":"p","service":"s"}}"#,
+                (i * 7919) % 60,
+                (i * 104_729) % 1_000_000
+            ))
+        };
+        let build = || {
+            let mut b = ReportBuilder::new();
+            for i in (0..3000).rev() {
+                let parent = if i % 10 == 0 { 999_999 } else { i / 3 };
+                if i % 7 != 0 {
+                    b.append_notification(notification(i, "db-start", parent))
+                        .unwrap();
+                }
+                if i % 5 != 0 {
+                    b.append_notification(notification(i + 1, "db-stop", parent))
+                        .unwrap();
+                }
+            }
+            b
+        };
+        let one = serde_json::to_string(&build().finish_on(None, 1)).unwrap();
+        for threads in [2, 3, 7] {
+            let many = serde_json::to_string(&build().finish_on(None, threads)).unwrap();
+            assert_eq!(one, many, "{threads} threads");
+        }
     }
 
     #[test]

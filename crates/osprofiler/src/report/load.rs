@@ -5,7 +5,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::builder::{Field, Names, Values};
-use super::model::{Mark, Marks, NodeData, Payloads, Raw, Report, Stat};
+use super::model::{Mark, Marks, NodeData, Parent, Payloads, Raw, Report, Stat};
 use super::ReportError;
 use crate::id::TraceId;
 
@@ -65,6 +65,9 @@ struct Loader {
     children: Vec<u32>,
     names: Names,
     values: Values,
+    /// The payloads ([`Raw::Stored`]).
+    stored: Vec<Box<RawValue>>,
+    parent_ids: Vec<TraceId>,
 }
 
 impl Loader {
@@ -132,7 +135,15 @@ impl Loader {
 
         let mut data = self.info(info, &format!("{path}.info"))?;
         data.trace_id = TraceId::from(trace_id);
-        data.parent_id = parent_id.map(TraceId::from);
+        data.parent = match parent_id {
+            None => Parent::Null,
+            Some(p) => {
+                let i = u32::try_from(self.parent_ids.len())
+                    .map_err(|_| shape(path, "too many nodes"))?;
+                self.parent_ids.push(TraceId::from(p));
+                Parent::Id(i)
+            }
+        };
         let id = u32::try_from(self.nodes.len()).map_err(|_| shape(path, "too many nodes"))?;
         self.nodes.push(data);
 
@@ -183,7 +194,8 @@ impl Loader {
                 key => match key.strip_prefix(PAYLOAD_PREFIX) {
                     Some(n) => {
                         let n = self.intern_name(n, &at())?;
-                        payloads.push(n, Raw::Owned(raw(&v, &at())?));
+                        self.stored.push(raw(&v, &at())?);
+                        payloads.push(n, Raw::Stored(self.stored.len() - 1));
                     }
                     None => return Err(shape(path, format!("unexpected key {key:?}"))),
                 },
@@ -194,7 +206,7 @@ impl Loader {
         let finished = finished.ok_or_else(|| shape(path, "`finished` is missing"))?;
         Ok(NodeData {
             trace_id: TraceId::from(""),
-            parent_id: None,
+            parent: Parent::Null,
             name,
             project,
             service,
@@ -217,6 +229,8 @@ pub(super) fn report_from_value(value: Value) -> Result<Report, ReportError> {
         children: Vec::new(),
         names: Names::default(),
         values: Values::default(),
+        stored: Vec::new(),
+        parent_ids: Vec::new(),
     };
     let mut info = None;
     let mut roots = None;
@@ -287,6 +301,8 @@ pub(super) fn report_from_value(value: Value) -> Result<Report, ReportError> {
         names: loader.names.list,
         values: loader.values.list,
         text: None,
+        stored: loader.stored,
+        parent_ids: loader.parent_ids,
         skipped: Vec::new(),
     })
 }

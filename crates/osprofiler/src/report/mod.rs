@@ -10,9 +10,11 @@
 //! that keep fields apart (SQL). [`build_report`] does it for a whole list.
 //!
 //! The builder keeps each notification as its raw JSON text and reads only the fields a
-//! report needs; a JSON list is read on two cores (one thread reads each notification's
-//! head, the other builds). Figures against Python are in BENCHMARKS.md
-//! (`scripts/bench_report_vs_python.sh`).
+//! report needs. Big lists ([`report_from_json_text`], [`build_report`]) are read on all
+//! cores: reading a notification (validating its JSON, finding its fields, parsing its
+//! timestamp and ids) is done by whichever thread is free, adding it to the report happens
+//! in store order; see `list.rs` and `parallel.rs`. Figures against Python are in
+//! BENCHMARKS.md (`scripts/bench_report_vs_python.sh`).
 //!
 //! Where Python fails, this goes on, and says so:
 //! - a notification that cannot be read (not an object; `name`, `trace_id`, `timestamp`
@@ -44,14 +46,12 @@
 mod builder;
 mod hash;
 mod head;
+mod list;
 mod load;
 mod model;
+mod parallel;
+mod scan;
 
-use std::fmt;
-
-use serde::de::{Deserializer, SeqAccess, Visitor};
-
-use head::Head;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -78,14 +78,13 @@ pub enum ReportError {
 /// Builds the report of one trace from its notifications (whole notification objects, in
 /// the order the store returns them), as the Redis driver does. Notifications that cannot be
 /// read are left out and listed in [`Report::skipped`].
+///
+/// Big traces are read on all cores; the report keeps the notifications in their list (no
+/// copy), skipped ones included.
 pub fn build_report<I: IntoIterator<Item = Box<RawValue>>>(notifications: I) -> Report {
-    let notifications = notifications.into_iter();
-    let mut builder = ReportBuilder::with_capacity(notifications.size_hint().0);
-    for n in notifications {
-        // A refused notification is recorded by the builder and ends up in the report.
-        let _ = builder.append_notification(n);
-    }
-    builder.finish()
+    // No copy when given a Vec (collecting a Vec's own iterator reuses its buffer).
+    let notifications: Vec<Box<RawValue>> = notifications.into_iter().collect();
+    list::read_notifications(notifications).finish()
 }
 
 impl Report {
@@ -115,92 +114,21 @@ pub fn report_from_json_file_contents(text: &str) -> Result<Report, ReportError>
     }
 }
 
-/// [`report_from_json_file_contents`] taking the text, for big files: a list of
-/// notifications is built while it is parsed, one notification at a time, and the report
-/// keeps the text itself as the notifications' storage. So memory holds the text once plus
-/// the tree, never a parsed or copied list (a million notifications, 360 MiB of text, peak
-/// at about the text plus 130 MiB).
+/// [`report_from_json_file_contents`] taking the text, for big files (what `trace show
+/// FILE.json` should call when it has no more use for the text): a list of notifications is
+/// read on all cores and the report keeps the text itself as the notifications' storage. So
+/// memory holds the text once plus the tree, never a parsed or copied list (a million
+/// notifications, 360 MiB of text: peak at about the text plus 110 MiB).
+///
+/// The result, including which notifications are skipped and any error, is exactly what
+/// reading the list with `serde_json` and adding its elements in order gives (invalid JSON
+/// is read again that way, for `serde_json`'s error).
 pub fn report_from_json_text(text: String) -> Result<Report, ReportError> {
     if !is_list(&text) {
         return report_object(&text);
     }
-    let builder = build_list_in_two_stages(&text)?;
-    Ok(builder.finish_with_text(Some(text.into_boxed_str())))
-}
-
-/// Heads read per message between the two stages of [`build_list_in_two_stages`].
-const STAGE_BATCH: usize = 1024;
-
-/// One element of the list: where it sits in the text, and its head (or why it has none).
-type ReadHead<'t> = (usize, usize, Result<Head<'t>, serde_json::Error>);
-
-/// Builds the report of a JSON list on two cores: one thread walks the list and reads each
-/// notification's head (the fields a report needs), the calling thread feeds the heads to
-/// the builder in list order. The order of appends, and so the report, is the same as one
-/// thread would give.
-fn build_list_in_two_stages(text: &str) -> Result<ReportBuilder, ReportError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ReadHead<'_>>>(64);
-    std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> Result<(), serde_json::Error> {
-            let mut de = serde_json::Deserializer::from_str(text);
-            de.deserialize_seq(HeadReader { text, tx })?;
-            de.end()
-        });
-        let mut builder = ReportBuilder::with_capacity(text.len() / 256);
-        for batch in rx {
-            for (start, len, head) in batch {
-                // Refusals are recorded in the builder.
-                let _ = builder.append_span_head(head, start, len);
-            }
-        }
-        match reader.join() {
-            Ok(Ok(())) => Ok(builder),
-            Ok(Err(e)) => Err(e.into()),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
-}
-
-/// The first stage: walks the list and reads heads, sending them in batches.
-struct HeadReader<'t> {
-    text: &'t str,
-    tx: std::sync::mpsc::SyncSender<Vec<ReadHead<'t>>>,
-}
-
-impl<'t> Visitor<'t> for HeadReader<'t> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of notifications")
-    }
-
-    fn visit_seq<A: SeqAccess<'t>>(self, mut seq: A) -> Result<(), A::Error> {
-        let base = self.text.as_ptr() as usize;
-        let mut batch = Vec::with_capacity(STAGE_BATCH);
-        while let Some(n) = seq.next_element::<&'t RawValue>()? {
-            let json: &'t str = n.get();
-            // Borrowed from `text` (from_str never copies a RawValue), so this is its offset.
-            let start = (json.as_ptr() as usize).wrapping_sub(base);
-            let inside = self
-                .text
-                .get(start..start.saturating_add(json.len()))
-                .is_some_and(|s| s.as_ptr() == json.as_ptr());
-            if !inside {
-                return Err(serde::de::Error::custom(
-                    "a list element outside the list's text",
-                ));
-            }
-            batch.push((start, json.len(), Head::parse(json)));
-            if batch.len() == STAGE_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(STAGE_BATCH));
-                if self.tx.send(full).is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        let _ = self.tx.send(batch);
-        Ok(())
-    }
+    let builder = list::read_list(&text)?;
+    Ok(builder.finish_with(Some(text)))
 }
 
 fn is_list(text: &str) -> bool {

@@ -65,32 +65,49 @@ impl Marks {
     }
 }
 
-/// Where a stored notification's JSON text lives.
-#[derive(Debug, Clone)]
+/// Where a stored notification's JSON text lives (16 bytes: a node holds two inline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Raw {
-    /// Its own allocation (what drivers hand in).
-    Owned(Box<RawValue>),
     /// `Report::text[start..start + len]`: a slice of the JSON list the report was read
     /// from, which the report keeps instead of copying each notification out of it.
-    Span { start: usize, len: usize },
+    Span { start: usize, len: u32 },
+    /// `Report::stored[i]`: a notification handed in as its own text (kept as it came, in
+    /// the order it came).
+    Stored(usize),
+}
+
+impl Raw {
+    /// The span `start..start + len` of the text, if `len` fits (a notification of 4 GiB
+    /// does not).
+    pub(crate) fn span(start: usize, len: usize) -> Option<Raw> {
+        Some(Raw::Span {
+            start,
+            len: u32::try_from(len).ok()?,
+        })
+    }
 }
 
 /// A node's stored notifications, `(notification name id, notification)` in key order.
 /// Almost every node has exactly two (its start and its stop), so two live inline and only
-/// odd nodes allocate.
+/// odd nodes allocate (behind a thin pointer, to keep nodes small).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Payloads {
     inline: [Option<(u32, Raw)>; 2],
-    spill: Vec<(u32, Raw)>,
+    #[allow(clippy::box_collection)]
+    spill: Option<Box<Vec<(u32, Raw)>>>,
 }
 
 impl Payloads {
+    fn spilled(&self) -> &[(u32, Raw)] {
+        self.spill.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     pub(crate) fn len(&self) -> usize {
-        self.inline.iter().filter(|p| p.is_some()).count() + self.spill.len()
+        self.inline.iter().filter(|p| p.is_some()).count() + self.spilled().len()
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(u32, Raw)> + '_ {
-        self.inline.iter().flatten().chain(self.spill.iter())
+        self.inline.iter().flatten().chain(self.spilled().iter())
     }
 
     /// The position of `name`, scanning (callers index nodes with many names).
@@ -102,7 +119,7 @@ impl Payloads {
     pub(crate) fn replace(&mut self, pos: usize, raw: Raw) {
         let slot = match pos {
             0 | 1 => self.inline[pos].as_mut(),
-            _ => self.spill.get_mut(pos - 2),
+            _ => self.spill.as_mut().and_then(|s| s.get_mut(pos - 2)),
         };
         if let Some(slot) = slot {
             slot.1 = raw;
@@ -111,10 +128,21 @@ impl Payloads {
 
     pub(crate) fn push(&mut self, name: u32, raw: Raw) {
         match self.inline.iter_mut().find(|p| p.is_none()) {
-            Some(free) if self.spill.is_empty() => *free = Some((name, raw)),
-            _ => self.spill.push((name, raw)),
+            Some(free) if self.spill.is_none() => *free = Some((name, raw)),
+            _ => self.spill.get_or_insert_default().push((name, raw)),
         }
     }
+}
+
+/// A node's `parent_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parent {
+    /// `null`.
+    Null,
+    /// The `trace_id` of that node.
+    Node(u32),
+    /// `Report::parent_ids[i]`: an id no node had when this node was made.
+    Id(u32),
 }
 
 /// One node of the arena (also used while building: then times are microseconds, or
@@ -122,7 +150,7 @@ impl Payloads {
 #[derive(Debug, Clone)]
 pub(crate) struct NodeData {
     pub(crate) trace_id: TraceId,
-    pub(crate) parent_id: Option<TraceId>,
+    pub(crate) parent: Parent,
     /// Index into `Report::names`.
     pub(crate) name: u32,
     /// Indexes into `Report::values`.
@@ -162,7 +190,11 @@ pub struct Report {
     /// Interned small JSON values (`project`, `service`, `host`, `exception`).
     pub(crate) values: Vec<Box<RawValue>>,
     /// The JSON text that [`Raw::Span`] payloads point into.
-    pub(crate) text: Option<Box<str>>,
+    pub(crate) text: Option<String>,
+    /// The notifications that [`Raw::Stored`] payloads point into.
+    pub(crate) stored: Vec<Box<RawValue>>,
+    /// The `parent_id`s of [`Parent::Id`].
+    pub(crate) parent_ids: Vec<TraceId>,
     pub(crate) skipped: Vec<Skipped>,
 }
 
@@ -200,6 +232,8 @@ impl Report {
             names: Vec::new(),
             values: Vec::new(),
             text: None,
+            stored: Vec::new(),
+            parent_ids: Vec::new(),
             skipped: Vec::new(),
         }
     }
@@ -254,13 +288,13 @@ impl Report {
 
     /// The JSON text of a stored notification.
     pub(crate) fn raw_text<'a>(&'a self, raw: &'a Raw) -> &'a str {
-        match raw {
-            Raw::Owned(b) => b.get(),
+        match *raw {
             Raw::Span { start, len } => self
                 .text
                 .as_deref()
-                .and_then(|t| t.get(*start..start.saturating_add(*len)))
+                .and_then(|t| t.get(start..start.saturating_add(len as usize)))
                 .unwrap_or("null"),
+            Raw::Stored(i) => self.stored.get(i).map_or("null", |r| r.get()),
         }
     }
 
@@ -338,7 +372,12 @@ impl<'a> Node<'a> {
     /// The enclosing point's id (for a root, usually the trace's `base_id`); `None` if the
     /// notification had a null `parent_id`.
     pub fn parent_id(&self) -> Option<&'a TraceId> {
-        self.data().parent_id.as_ref()
+        let report = self.report;
+        match self.data().parent {
+            Parent::Null => None,
+            Parent::Node(p) => report.nodes.get(p as usize).map(|n| &n.trace_id),
+            Parent::Id(i) => report.parent_ids.get(i as usize),
+        }
     }
 
     /// The children, sorted by start time (ties in first-seen order).
