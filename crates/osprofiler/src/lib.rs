@@ -28,7 +28,7 @@
 //!
 //! Parts: [`profiler`] (the context that follows threads and tasks), [`signing`] (trace
 //! headers), [`notifier`] (the queue pipeline), [`driver`] (stores, chosen by connection
-//! string), [`report`] (Python's `get_report`), [`config`] (the `[profiler]` options).
+//! string), [`report`] (Python's `get_report`), [`config`] (the `[profiler]` options), [`rpc`] (the trace in an RPC call's context).
 
 #![warn(missing_docs)]
 
@@ -41,6 +41,7 @@ pub mod notifier;
 pub mod profiler;
 mod pyjson;
 pub mod report;
+pub mod rpc;
 pub mod signing;
 pub mod timestamp;
 
