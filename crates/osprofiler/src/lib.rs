@@ -39,7 +39,7 @@ mod init;
 pub mod notification;
 pub mod notifier;
 pub mod profiler;
-mod pyjson;
+pub mod pyjson;
 pub mod report;
 pub mod rpc;
 pub mod signing;
