@@ -19,8 +19,8 @@ PACKAGES=(
   "prettytable"
   "WebOb"
   "requests"
-  "opentelemetry-sdk>=1.16.0"
-  "opentelemetry-exporter-otlp-proto-http>=1.16.0"
+  "opentelemetry-sdk==1.45.2"
+  "opentelemetry-exporter-otlp-proto-http==1.45.2"
 )
 if [ ! -x "$VENV/bin/python" ]; then
   echo "== making the Python interop virtualenv in $VENV"
@@ -30,7 +30,8 @@ if "$VENV/bin/python" - <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
 import osprofiler, redis, oslo_messaging, sqlalchemy, psycopg2, pymysql, webob, requests
 import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http.trace_exporter
-sys.exit(0 if m.version("osprofiler") == "4.4.0" and sqlalchemy.__version__ < "2" else 1)
+sys.exit(0 if m.version("osprofiler") == "4.4.0" and sqlalchemy.__version__ < "2"
+         and m.version("opentelemetry-sdk") == "1.45.2" else 1)
 PY
 then
   echo "== Python interop virtualenv ready ($VENV)"

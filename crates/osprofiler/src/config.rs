@@ -255,10 +255,14 @@ impl ProfilerConfig {
         #[cfg(feature = "ini")]
         return Self::default().merge_ini_str(&text, &name);
         #[cfg(not(feature = "ini"))]
-        Err(ConfigError::Syntax {
-            source_name: name,
-            message: "INI support is not compiled in (cargo feature `ini`)".into(),
-        })
+        {
+            // Read anyway, so a missing file is reported as such.
+            drop(text);
+            Err(ConfigError::Syntax {
+                source_name: name,
+                message: "INI support is not compiled in (cargo feature `ini`)".into(),
+            })
+        }
     }
 
     /// Overrides options from `OSPROFILER_<OPTION>` variables of `vars` (pass

@@ -16,7 +16,9 @@ use crate::notification::Notification;
 use crate::report::Report;
 
 pub use connection::{mask_password, ConnectionString};
-pub use registry::{default_connection_string, get_driver, register_driver, DriverFactory};
+pub use registry::{
+    default_connection_string, get_driver, register_driver, DriverFactory, DriverFuture,
+};
 
 /// One listed trace: at least `base_id` and `timestamp` (Python's `list_traces` rows).
 pub type TraceSummary = Map<String, Value>;
