@@ -19,6 +19,7 @@ PACKAGES=(
   "prettytable"
   "WebOb"
   "requests"
+  "graphviz"
   "opentelemetry-sdk==1.45.2"
   "opentelemetry-exporter-otlp-proto-http==1.45.2"
 )
@@ -29,7 +30,7 @@ fi
 if "$VENV/bin/python" - <<'PY' 2>/dev/null
 import importlib.metadata as m, sys
 import osprofiler, redis, oslo_messaging, sqlalchemy, psycopg2, pymysql, webob, requests
-import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http.trace_exporter
+import graphviz, opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http.trace_exporter
 sys.exit(0 if m.version("osprofiler") == "4.4.0" and sqlalchemy.__version__ < "2"
          and m.version("opentelemetry-sdk") == "1.45.2" else 1)
 PY

@@ -43,6 +43,9 @@ pub struct ProfilerConfig {
     pub transport_url: Option<String>,
     /// `[DEFAULT] control_exchange`: the exchange of `messaging://` (default `openstack`).
     pub control_exchange: String,
+    /// Seconds a reader of `messaging://` waits for one more notification before it takes the
+    /// trace as complete (the CLI's `--idle-timeout`; not an option of Python's config).
+    pub idle_timeout: f64,
 }
 
 impl Default for ProfilerConfig {
@@ -62,6 +65,7 @@ impl Default for ProfilerConfig {
             otlp_service_name_prefix: None,
             transport_url: None,
             control_exchange: "openstack".to_owned(),
+            idle_timeout: 1.0,
         }
     }
 }
@@ -117,6 +121,7 @@ impl ProfilerConfig {
         };
         let v = value.trim();
         let opt_str = || (!v.is_empty()).then(|| v.to_owned());
+        let bad_seconds = || bad("expected a number of seconds, 0 or more");
         match option.trim().to_ascii_lowercase().as_str() {
             "enabled" => self.enabled = parse_bool(v).ok_or_else(|| bad("expected a boolean"))?,
             "hmac_keys" => {
@@ -142,13 +147,8 @@ impl ProfilerConfig {
             "es_scroll_size" => {
                 self.es_scroll_size = v.parse().map_err(|_| bad("expected a whole number"))?
             }
-            "socket_timeout" => {
-                let t: f64 = v.parse().map_err(|_| bad("expected a number of seconds"))?;
-                if !t.is_finite() || t < 0.0 {
-                    return Err(bad("expected a number of seconds, 0 or more"));
-                }
-                self.socket_timeout = t;
-            }
+            "socket_timeout" => self.socket_timeout = seconds(v).ok_or_else(bad_seconds)?,
+            "idle_timeout" => self.idle_timeout = seconds(v).ok_or_else(bad_seconds)?,
             "sentinel_service_name" => self.sentinel_service_name = v.to_owned(),
             "service_name_prefix" | "otlp_service_name_prefix" => {
                 self.otlp_service_name_prefix = opt_str()
@@ -307,6 +307,11 @@ fn toml_text(v: &toml::Value) -> String {
     }
 }
 
+/// A finite number of seconds, 0 or more.
+fn seconds(v: &str) -> Option<f64> {
+    v.parse::<f64>().ok().filter(|t| t.is_finite() && *t >= 0.0)
+}
+
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" | "y" | "t" => Some(true),
@@ -362,6 +367,19 @@ mod tests {
     }
 
     #[cfg(feature = "toml")]
+    #[test]
+    fn timeouts_are_seconds_zero_or_more() {
+        let mut c = ProfilerConfig::default();
+        assert_eq!(c.idle_timeout, 1.0);
+        c.set("idle_timeout", "2.5", "--idle-timeout").unwrap();
+        c.set("socket_timeout", "0", "t").unwrap();
+        assert_eq!((c.idle_timeout, c.socket_timeout), (2.5, 0.0));
+        for bad in ["-1", "nan", "inf", "soon", ""] {
+            let e = c.set("idle_timeout", bad, "--idle-timeout").unwrap_err();
+            assert!(e.to_string().contains("--idle-timeout"), "{e}");
+        }
+    }
+
     #[test]
     fn reads_toml() {
         let c = ProfilerConfig::from_toml_str(
