@@ -18,19 +18,21 @@ use osprofiler::signing::{pack_ids, signed_unpack};
 use osprofiler::{Info, ProfilerExt, Trace};
 use serde_json::{json, Value};
 
-use crate::show::{emit, Trace as ShownTrace};
+use crate::show::{emit, Format, Trace as ShownTrace};
 
 /// The demo's key, Python OSprofiler's default `hmac_keys`.
 const HMAC_KEY: &str = "SECRET_KEY";
 const PROJECT: &str = "demo";
 
-/// Runs the demo, stores it through `connection_string`, prints its tree and how to see it
-/// again.
-pub async fn run(connection_string: &str) -> Result<()> {
+/// Runs the demo, stores it through `options` (the connection string, and the broker of
+/// `messaging://`), prints its tree and how to see it again.
+pub async fn run(mut options: DriverOptions) -> Result<()> {
+    let connection_string = options.connection_string.clone();
+    let connection_string = connection_string.as_str();
     let masked = mask_password(connection_string);
+    let transport_url = options.config.transport_url.clone();
     // As `init_from_conf` does, per service: the driver, a queue pipeline to it, and (for the
     // service of this process) the process-wide notifier. The driver is kept to read back.
-    let mut options = DriverOptions::new(connection_string);
     options.project = Some(PROJECT.to_owned());
     options.service = Some("api".to_owned());
     let host = options.host.clone();
@@ -90,7 +92,7 @@ pub async fn run(connection_string: &str) -> Result<()> {
     if shown.is_empty() {
         bail!("the demo trace {base_id} is not in {masked} after storing it");
     }
-    emit(&shown, false, None)?;
+    emit(&shown, Format::Tree, None)?;
 
     println!();
     if connection_string.starts_with("memory") {
@@ -103,6 +105,14 @@ pub async fn run(connection_string: &str) -> Result<()> {
     if connection_string != default_connection_string() {
         command.push_str(" --connection-string ");
         command.push_str(&shell_quote(&masked));
+    }
+    // The broker matters to `messaging://` only (as `--transport-url` does).
+    if let Some(url) = transport_url
+        .as_ref()
+        .filter(|_| connection_string.starts_with("messaging"))
+    {
+        command.push_str(" --transport-url ");
+        command.push_str(&shell_quote(&mask_password(url)));
     }
     println!("{command}");
     Ok(())

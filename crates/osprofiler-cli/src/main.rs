@@ -2,6 +2,9 @@
 //! wire-compatible with it).
 
 mod demo;
+mod dot;
+mod html;
+mod options;
 mod pyjson;
 mod show;
 mod start;
@@ -11,7 +14,9 @@ mod tree;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use show::Format;
 
 /// Command-line interface to OSprofiler traces: show, list and start traces, or run a demo.
 #[derive(Debug, Parser)]
@@ -32,7 +37,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TraceCommand {
-    /// Display a trace as a tree with durations, or as Python's report JSON.
+    /// Display a trace: a tree with durations, Python's report JSON, an HTML page, or a DOT graph.
     Show(ShowArgs),
     /// List all traces (or those that contain an error).
     List(ListArgs),
@@ -52,8 +57,8 @@ The trace id goes to standard error; see the trace afterwards with
 
 #[derive(Debug, Args)]
 struct Connection {
-    /// Storage driver's connection string (sqlite://PATH, memory://, ...). Defaults to
-    /// $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
+    /// Storage driver's connection string (sqlite://PATH, memory://, messaging://, ...).
+    /// Defaults to $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
     #[arg(
         long = "connection-string",
         value_name = "CS",
@@ -62,19 +67,54 @@ struct Connection {
         default_value_t = osprofiler::driver::default_connection_string()
     )]
     connection_string: String,
+    /// Oslo.messaging transport URL of the message broker, for the messaging:// driver only,
+    /// e.g. rabbit://user:password@host:5672/ (several hosts: rabbit://u:p@h1:5672,u:p@h2:5672/).
+    /// Defaults to $OSPROFILER_TRANSPORT_URL if set.
+    #[arg(
+        long = "transport-url",
+        value_name = "URL",
+        env = "OSPROFILER_TRANSPORT_URL",
+        hide_env_values = true,
+        value_parser = options::TransportUrlParser
+    )]
+    transport_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("format").args(["json", "html", "dot"]).multiple(false)))]
 struct ShowArgs {
-    /// Trace id (base id), or a JSON file holding a report or a list of notifications.
+    /// Trace id (base id), or a JSON file holding a report (as --json writes it) or a list of
+    /// notifications.
     #[arg(value_name = "ID|FILE")]
     trace: String,
     #[command(flatten)]
     connection: Connection,
+    /// How long to wait for the trace to finish, in seconds: reading stops once no
+    /// notification came for this long (for the messaging:// driver only).
+    #[arg(long = "idle-timeout", value_name = "SECONDS", default_value = "1",
+          allow_negative_numbers = true, value_parser = options::parse_idle_timeout)]
+    idle_timeout: std::time::Duration,
     /// Print the report as JSON, exactly as Python's `osprofiler trace show --json`.
+    /// Without --json, --html or --dot, the trace is shown as a tree with durations.
     #[arg(long)]
     json: bool,
-    /// Write the output to FILE instead of standard output.
+    /// Write one self-contained HTML page (no network access needed): a collapsible tree
+    /// with a timeline bar per point, each point's details on a click, and the stats per kind.
+    #[arg(long)]
+    html: bool,
+    /// Accepted for compatibility with Python's CLI; the --html page never loads libraries.
+    #[arg(long = "local-libs", hide = true)]
+    local_libs: bool,
+    /// Print the trace as a Graphviz DOT graph, as Python's `osprofiler trace show --dot`:
+    /// one node per point labelled `service:name - N ms`, an edge from parent to child.
+    #[arg(long)]
+    dot: bool,
+    /// Also render the DOT graph with Graphviz's `dot` program into FILE, in the format its
+    /// extension names (.pdf, .svg, .png, ...); with no known extension, into FILE.pdf as
+    /// Python does. Implies --dot.
+    #[arg(long = "render-dot", value_name = "FILE", conflicts_with_all = ["json", "html"])]
+    render_dot: Option<PathBuf>,
+    /// Write the output (tree, JSON, HTML or DOT) to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 }
@@ -109,6 +149,21 @@ struct DemoArgs {
     connection: Connection,
 }
 
+impl Connection {
+    /// The options the driver is opened with: the connection string, and the broker and
+    /// idle timeout of `messaging://`.
+    fn driver_options(
+        &self,
+        idle_timeout: Option<std::time::Duration>,
+    ) -> osprofiler::driver::DriverOptions {
+        options::driver_options(
+            &self.connection_string,
+            self.transport_url.as_deref(),
+            idle_timeout,
+        )
+    }
+}
+
 fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" | "y" | "t" => Ok(true),
@@ -134,21 +189,27 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Trace(TraceCommand::Show(a)) => {
+                let format = Format::from_flags(a.json, a.html, a.dot || a.render_dot.is_some());
+                // Python's --local-libs chooses local copies of its page's libraries; ours
+                // has none to load.
+                let _ = a.local_libs;
+                let options = a.connection.driver_options(Some(a.idle_timeout));
                 show::show(
                     &a.trace,
-                    &a.connection.connection_string,
-                    a.json,
+                    options,
+                    format,
+                    a.render_dot.as_deref(),
                     a.out.as_deref(),
                 )
                 .await
             }
             Command::Trace(TraceCommand::List(a)) => {
-                show::list(&a.connection.connection_string, a.error_trace).await
+                show::list(a.connection.driver_options(None), a.error_trace).await
             }
             Command::Trace(TraceCommand::Start(a)) => {
                 start::start(&a.hmac_key, a.base_id.as_deref(), a.parent_id.as_deref())
             }
-            Command::Demo(a) => demo::run(&a.connection.connection_string).await,
+            Command::Demo(a) => demo::run(a.connection.driver_options(None)).await,
         }
     });
     // Do not wait for tasks a failed command left behind.

@@ -9,7 +9,7 @@ use osprofiler::report::{report_from_json_file_contents, Report, ReportError};
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::{pyjson, table, tree};
+use crate::{dot, html, pyjson, table, tree};
 
 /// A trace to show: a report built here, or a report read from a file (shown as it is, as
 /// Python's CLI re-dumps the file it loaded).
@@ -30,7 +30,7 @@ impl Trace {
         }
     }
 
-    fn write_json<W: Write>(&self, out: W) -> serde_json::Result<()> {
+    fn write_json(&self, out: &mut dyn Write) -> serde_json::Result<()> {
         match self {
             Trace::Built(r) => pyjson::write_pretty(out, r, 2),
             Trace::Loaded(v) => pyjson::write_pretty(out, v, 2),
@@ -39,19 +39,38 @@ impl Trace {
 
     /// The tree view.
     pub fn tree(&self) -> Result<String> {
+        Ok(tree::render(&*self.value()?))
+    }
+
+    /// The report as JSON (Python's layout).
+    pub fn value(&self) -> Result<std::borrow::Cow<'_, Value>> {
         Ok(match self {
-            Trace::Built(r) => tree::render(&serde_json::to_value(r)?),
-            Trace::Loaded(v) => tree::render(v),
+            Trace::Built(r) => std::borrow::Cow::Owned(serde_json::to_value(r)?),
+            Trace::Loaded(v) => std::borrow::Cow::Borrowed(v),
         })
+    }
+
+    /// The DOT graph, as Python's `--dot` prints it.
+    pub fn dot(&self) -> String {
+        match self {
+            Trace::Built(r) => dot::graph_report(r),
+            Trace::Loaded(v) => dot::graph(v),
+        }
+    }
+
+    /// Writes the report as compact JSON (for the HTML page).
+    pub fn write_compact<W: Write>(&self, out: W) -> serde_json::Result<()> {
+        match self {
+            Trace::Built(r) => serde_json::to_writer(out, r),
+            Trace::Loaded(v) => serde_json::to_writer(out, v),
+        }
     }
 }
 
-/// Opens the driver of `connection_string`; errors name it with its password masked (every
-/// driver error does).
-pub async fn open_driver(connection_string: &str) -> Result<Arc<dyn Driver>> {
-    get_driver(DriverOptions::new(connection_string))
-        .await
-        .map_err(|e| anyhow!("{e}"))
+/// Opens the driver of `options`; errors name its connection string with the password
+/// masked (every driver error does).
+pub async fn open_driver(options: DriverOptions) -> Result<Arc<dyn Driver>> {
+    get_driver(options).await.map_err(|e| anyhow!("{e}"))
 }
 
 /// A trace id is taken from the store; an existing file (or something that can only be a
@@ -102,17 +121,44 @@ fn warn_skipped(trace: &Trace) {
     }
 }
 
-/// `osprofiler trace show`.
+/// What `trace show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The tree with durations (ours; Python's CLI insists on one of the others).
+    Tree,
+    /// Python's report JSON.
+    Json,
+    /// One self-contained HTML page.
+    Html,
+    /// Graphviz DOT text, as Python's.
+    Dot,
+}
+
+impl Format {
+    /// The format chosen by the (mutually exclusive) flags.
+    pub fn from_flags(json: bool, html: bool, dot: bool) -> Format {
+        match (json, html, dot) {
+            (true, _, _) => Format::Json,
+            (_, true, _) => Format::Html,
+            (_, _, true) => Format::Dot,
+            _ => Format::Tree,
+        }
+    }
+}
+
+/// `osprofiler trace show`: reads the trace from a file or the store of `options`, writes it
+/// in `format` (and with `render_dot`, renders its DOT graph into that file).
 pub async fn show(
     trace: &str,
-    connection_string: &str,
-    json: bool,
+    options: DriverOptions,
+    format: Format,
+    render_dot: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<()> {
     let report = if is_file_argument(trace) {
         load_file(Path::new(trace))?
     } else {
-        let driver = open_driver(connection_string).await?;
+        let driver = open_driver(options).await?;
         let report = driver.get_report(trace).await.map_err(|e| anyhow!("{e}"))?;
         Trace::Built(report)
     };
@@ -120,33 +166,56 @@ pub async fn show(
     if report.is_empty() {
         bail!("Trace with UUID {trace} not found. Please check the HMAC key used in the command.");
     }
-    emit(&report, json, out)
+    match render_dot {
+        // --render-dot implies --dot (clap refuses it with --json or --html).
+        Some(target) => {
+            let source = report.dot();
+            let written = dot::render(&source, target)?;
+            eprintln!("rendered the DOT graph into {}", written.display());
+            write_to(out, true, |w| Ok(w.write_all(source.as_bytes())?))
+        }
+        None => emit(&report, format, out),
+    }
 }
 
-/// Writes the tree or the JSON to `out` or standard output. Python prints the JSON with a
-/// final newline, and writes it to a file without one.
-pub fn emit(report: &Trace, json: bool, out: Option<&Path>) -> Result<()> {
+/// Writes the trace in `format` to `out` or standard output. As Python's CLI, standard
+/// output gets a final newline after the JSON, HTML or DOT text, a file does not.
+pub fn emit(report: &Trace, format: Format, out: Option<&Path>) -> Result<()> {
+    match format {
+        Format::Tree => {
+            let tree = report.tree()?;
+            write_to(out, false, |w| Ok(w.write_all(tree.as_bytes())?))
+        }
+        Format::Json => write_to(out, true, |w| Ok(report.write_json(w)?)),
+        Format::Html => write_to(out, true, |w| html::write_page(w, report)),
+        Format::Dot => {
+            let source = report.dot();
+            write_to(out, true, |w| Ok(w.write_all(source.as_bytes())?))
+        }
+    }
+}
+
+/// Runs `body` on the file `out` (created or truncated) or on standard output; on standard
+/// output, adds a newline after it when `print_newline` (Python's `print`).
+fn write_to(
+    out: Option<&Path>,
+    print_newline: bool,
+    body: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     match out {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            let cannot = || format!("cannot write {}", path.display());
+            let file = std::fs::File::create(path).with_context(cannot)?;
             let mut w = BufWriter::new(file);
-            if json {
-                report.write_json(&mut w)?;
-            } else {
-                w.write_all(report.tree()?.as_bytes())?;
-            }
-            w.flush()
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            body(&mut w).with_context(cannot)?;
+            w.flush().with_context(cannot)?;
         }
         None => {
             let stdout = std::io::stdout();
             let mut w = BufWriter::new(stdout.lock());
-            if json {
-                report.write_json(&mut w)?;
+            body(&mut w)?;
+            if print_newline {
                 w.write_all(b"\n")?;
-            } else {
-                w.write_all(report.tree()?.as_bytes())?;
             }
             w.flush()?;
         }
@@ -155,8 +224,8 @@ pub fn emit(report: &Trace, json: bool, out: Option<&Path>) -> Result<()> {
 }
 
 /// `osprofiler trace list`: Python's table of `base_id` and `timestamp`.
-pub async fn list(connection_string: &str, error_trace: bool) -> Result<()> {
-    let driver = open_driver(connection_string).await?;
+pub async fn list(options: DriverOptions, error_trace: bool) -> Result<()> {
+    let driver = open_driver(options).await?;
     let fields = ["base_id", "timestamp"];
     let traces = if error_trace {
         driver.list_error_traces().await

@@ -1,0 +1,215 @@
+//! The driver options the CLI builds from its flags: the connection string, and for
+//! `messaging://` the broker (`--transport-url`) and how long a reader waits for a trace to
+//! finish (`--idle-timeout`). Flags are checked here, when they are parsed, so that a typo is
+//! a usage error (exit code 2) before anything connects.
+
+use std::time::Duration;
+
+use osprofiler::driver::DriverOptions;
+
+/// The longest `--idle-timeout` taken: a day. More is surely a typo, and keeps `Duration`
+/// arithmetic far from overflowing.
+const MAX_IDLE_TIMEOUT_S: f64 = 86_400.0;
+
+/// The name of the idle-timeout option in [`osprofiler::ProfilerConfig::set`], as Python's
+/// messaging driver names its argument.
+pub const IDLE_TIMEOUT_OPTION: &str = "idle_timeout";
+
+/// Builds the options a driver is opened with. The transport URL goes to the config's
+/// `transport_url` (`[DEFAULT] transport_url` of a service); the idle timeout is handed to
+/// the config as the `idle_timeout` option, in seconds.
+pub fn driver_options(
+    connection_string: &str,
+    transport_url: Option<&str>,
+    idle_timeout: Option<Duration>,
+) -> DriverOptions {
+    let mut options = DriverOptions::new(connection_string);
+    if let Some(url) = transport_url {
+        options.config.transport_url = Some(url.to_owned());
+    }
+    if let Some(timeout) = idle_timeout {
+        // `ProfilerConfig` has no `idle_timeout` field yet: `set` ignores options it does not
+        // know, so this takes effect as soon as the core learns the option, with no change
+        // here. The value was validated by `parse_idle_timeout`, so `set` cannot refuse it.
+        let _ = options.config.set(
+            IDLE_TIMEOUT_OPTION,
+            &timeout.as_secs_f64().to_string(),
+            "--idle-timeout",
+        );
+    }
+    options
+}
+
+/// `--idle-timeout`: seconds, whole (as Python's `type=int`) or with a fraction, from 0 to a
+/// day.
+pub fn parse_idle_timeout(s: &str) -> Result<Duration, String> {
+    let seconds: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds, got {s:?}"))?;
+    if !seconds.is_finite() || !(0.0..=MAX_IDLE_TIMEOUT_S).contains(&seconds) {
+        return Err(format!(
+            "expected a number of seconds from 0 to {MAX_IDLE_TIMEOUT_S}, got {s:?}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// `--transport-url`: an oslo.messaging transport URL, `driver://[user:pass@]host[:port]
+/// [,[user:pass@]host[:port]...]/[virtual_host][?query]`. Only its shape is checked here
+/// (a driver name, `://`, hosts with valid ports); the messaging driver reads it. Errors show
+/// the URL with its passwords masked.
+pub fn parse_transport_url(s: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("{why} in transport URL {}", mask_transport_url(s));
+    let Some((driver, rest)) = s.split_once("://") else {
+        return Err(bad(
+            "expected driver://[user:password@]host:port/[vhost], e.g. rabbit://guest:guest@localhost:5672/; no `://`",
+        ));
+    };
+    let driver_ok = driver
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && driver
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !driver_ok {
+        return Err(bad("bad driver name"));
+    }
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    for host in authority.split(',') {
+        let hostport = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        // `[v6]:port`, `host:port`, `host`, or empty (the driver's default host).
+        let port = match hostport.strip_prefix('[') {
+            Some(v6) => {
+                let (_, after) = v6
+                    .split_once(']')
+                    .ok_or_else(|| bad("unclosed `[` of an IPv6 host"))?;
+                after.strip_prefix(':')
+            }
+            None => hostport.split_once(':').map(|(_, p)| p),
+        };
+        if let Some(port) = port {
+            if !port.is_empty() && port.parse::<u16>().is_err() {
+                return Err(bad(&format!("bad port {port:?}")));
+            }
+        }
+        if hostport.contains(char::is_whitespace) {
+            return Err(bad("white space in a host"));
+        }
+    }
+    Ok(s.to_owned())
+}
+
+/// The `--transport-url` parser for clap: [`parse_transport_url`], with an error that shows
+/// the URL masked (clap's own message would repeat the value as given, password and all).
+#[derive(Debug, Clone, Copy)]
+pub struct TransportUrlParser;
+
+impl clap::builder::TypedValueParser for TransportUrlParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let name = arg.map_or_else(|| "--transport-url".to_owned(), |a| a.to_string());
+        let invalid = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{name}': {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("not UTF-8".to_owned()))?;
+        parse_transport_url(text).map_err(invalid)
+    }
+}
+
+/// A transport URL with every host's password masked (`rabbit://u:***@h1,u:***@h2/`).
+pub fn mask_transport_url(s: &str) -> String {
+    let Some((driver, rest)) = s.split_once("://") else {
+        return s.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let hosts: Vec<String> = rest[..end]
+        .split(',')
+        .map(|host| match host.rsplit_once('@') {
+            Some((user_info, hostport)) => match user_info.split_once(':') {
+                Some((user, _)) => format!("{user}:***@{hostport}"),
+                None => host.to_owned(),
+            },
+            None => host.to_owned(),
+        })
+        .collect();
+    format!("{driver}://{}{}", hosts.join(","), &rest[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_timeouts() {
+        assert_eq!(parse_idle_timeout("1"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_idle_timeout("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_idle_timeout("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["", "x", "-1", "inf", "NaN", "1e9"] {
+            assert!(parse_idle_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn transport_urls() {
+        for good in [
+            "rabbit://guest:guest@localhost:5672/",
+            "rabbit://u:p@h1:5672,u:p@h2:5672/vhost?ssl=1",
+            "rabbit://[::1]:5672/",
+            "kombu+memory:////",
+            "rabbit://",
+            "amqp://localhost",
+        ] {
+            assert_eq!(parse_transport_url(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "localhost:5672",
+            "://h",
+            "1abbit://h/",
+            "rabbit://u:secret@h:notaport/",
+            "rabbit://u:secret@[::1:5672/",
+            "rabbit://h 1:5672/",
+        ] {
+            let e = parse_transport_url(bad).unwrap_err();
+            assert!(!e.contains("secret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn masks_every_host() {
+        assert_eq!(
+            mask_transport_url("rabbit://a:pw1@h1:5672,b:pw2@h2:5672/v?x=1"),
+            "rabbit://a:***@h1:5672,b:***@h2:5672/v?x=1"
+        );
+        assert_eq!(mask_transport_url("rabbit://h1/"), "rabbit://h1/");
+    }
+
+    #[test]
+    fn options_carry_the_flags() {
+        let o = driver_options(
+            "messaging://",
+            Some("rabbit://guest:guest@localhost:5672/"),
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(o.connection_string, "messaging://");
+        assert_eq!(
+            o.config.transport_url.as_deref(),
+            Some("rabbit://guest:guest@localhost:5672/")
+        );
+        let o = driver_options("sqlite:///tmp/x", None, None);
+        assert_eq!(o.config.transport_url, None);
+    }
+}
