@@ -30,9 +30,11 @@ wait_up() { # name port seconds
   return 1
 }
 
-# Redis (also used in sentinel mode by the redissentinel tests: redis-server --sentinel).
+# Redis (also used in sentinel mode by the redissentinel tests: redis-server --sentinel; the
+# fault tests start private servers and use redis-cli).
+command -v redis-server >/dev/null || apt_install redis-server
+command -v redis-cli >/dev/null || apt_install redis-tools
 if ! up 6379; then
-  command -v redis-server >/dev/null || apt_install redis-server
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_up Redis 6379 30
 else
