@@ -3,6 +3,7 @@
 
 mod demo;
 mod dot;
+mod drivers;
 mod html;
 mod options;
 mod pyjson;
@@ -175,6 +176,7 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    drivers::register_all();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
