@@ -1,0 +1,42 @@
+//! # osprofiler-examples
+//!
+//! Runnable examples of one OSprofiler trace across several processes. Not published; see
+//! `README.md` in this folder for how to run them.
+//!
+//! - [`amqp`]: a small RPC over RabbitMQ with lapin (the message format is documented there),
+//!   whose request context carries the trace as OpenStack's does (`osprofiler::rpc`).
+//! - [`compute`]: the service: a `ComputeManager` whose methods are the RPC methods, and the
+//!   callers' `ComputeApi`, both traced with `#[trace_impl(name = "rpc")]`.
+//! - binaries `rpc_server` and `rpc_client` (in `src/bin/`).
+
+#![warn(missing_docs)]
+
+pub mod amqp;
+pub mod compute;
+
+use osprofiler::driver::default_connection_string;
+use osprofiler::ProfilerConfig;
+
+/// The `[profiler]` options of an example process: enabled, storing in `connection_string`
+/// (the embedded default store when `None`), accepting `hmac_keys`.
+pub fn profiler_config(
+    connection_string: Option<String>,
+    hmac_keys: Vec<String>,
+) -> ProfilerConfig {
+    ProfilerConfig {
+        enabled: true,
+        hmac_keys,
+        connection_string: Some(connection_string.unwrap_or_else(default_connection_string)),
+        ..ProfilerConfig::default()
+    }
+}
+
+/// Logs to stderr (`RUST_LOG`, default `warn`): the driver's and pipeline's complaints.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

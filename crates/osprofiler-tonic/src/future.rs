@@ -1,0 +1,214 @@
+//! The response future of both layers: the call's future, run under the call's profiler,
+//! with its `rpc` point stopped when the response is there.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use osprofiler::{profiler, Info, Profiled, Profiler, ProfilerExt, Trace};
+use pin_project_lite::pin_project;
+use serde_json::{Map, Value};
+
+/// The name of the points the layers record: OpenStack's name for RPC (nova traces both its
+/// RPC client API and its managers with `trace_cls("rpc")`).
+pub const POINT_NAME: &str = "rpc";
+
+/// The start info of a call's point: `{"function": {"name": "/package.Service/Method"}}`,
+/// the shape of Python's `@trace` info with its arguments hidden (they are encoded in the
+/// body, out of a layer's reach). The full gRPC method name is what names a method across
+/// languages.
+pub(crate) fn start_info(path: &str) -> Info {
+    let mut function = Map::with_capacity(1);
+    function.insert("name".to_owned(), Value::String(path.to_owned()));
+    let mut info = Info::with_capacity(1);
+    info.insert("function".to_owned(), Value::Object(function));
+    info
+}
+
+/// The stop info for a response whose headers carry a gRPC error (a "trailers-only"
+/// response, which is how tonic and most servers answer a failed unary call): Python's
+/// exception info, with the type name that `#[trace]` records for a `tonic::Status` error.
+pub(crate) fn error_info(headers: &http::HeaderMap) -> Option<Info> {
+    let status = tonic::Status::from_header_map(headers)?;
+    if status.code() == tonic::Code::Ok {
+        return None;
+    }
+    Some(osprofiler::error_info(
+        std::any::type_name::<tonic::Status>(),
+        format!("{:?}: {}", status.code(), status.message()),
+    ))
+}
+
+/// Opens the point in `profiler` and makes the call with it current, so that whatever the
+/// inner service does when called belongs to the point; returns the future to poll.
+///
+/// The point is a [`Trace`] guard (stopped exactly, even out of order, and on cancellation)
+/// that lives in the profiler the future carries.
+pub(crate) fn call_in<F, B, E>(
+    profiler: Profiler,
+    info: Info,
+    call: impl FnOnce() -> F,
+) -> Profiled<Guarded<F>>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: fmt::Display,
+{
+    let (inner, point, profiler) = profiler::with_profiler(Some(profiler), || {
+        let point = Trace::start(POINT_NAME, Some(info));
+        let inner = call();
+        // Take the profiler back out, with the open point on its stack: `with_profiler`
+        // would otherwise drop it when the closure returns.
+        (inner, point, profiler::set_current(None))
+    });
+    Guarded {
+        inner,
+        point: Some(point),
+    }
+    .with_profiler(profiler)
+}
+
+pin_project! {
+    /// A call's future and its open point (always run inside a [`Profiled`], which makes the
+    /// call's profiler current while it is polled and dropped).
+    pub struct Guarded<F> {
+        #[pin]
+        inner: F,
+        point: Option<Trace>,
+    }
+
+    impl<F> PinnedDrop for Guarded<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(point) = this.project().point.take() {
+                point.stop_with(osprofiler::error_info(
+                    "cancelled",
+                    "the call was dropped before it completed".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+impl<F, B, E> Future for Guarded<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: fmt::Display,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let output = std::task::ready!(this.inner.poll(cx));
+        if let Some(point) = this.point.take() {
+            match &output {
+                Ok(response) => match error_info(response.headers()) {
+                    Some(info) => point.stop_with(info),
+                    None => drop(point),
+                },
+                Err(e) => point.fail(e),
+            }
+        }
+        Poll::Ready(output)
+    }
+}
+
+impl<F> fmt::Debug for Guarded<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("point", &self.point)
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The response future of [`crate::ClientTrace`] and [`crate::ServerTrace`]: the inner
+    /// future untouched for an unprofiled call, or run under the call's profiler with its
+    /// `rpc` point.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Unprofiled {
+            #[pin]
+            inner: F,
+        },
+        Profiled {
+            #[pin]
+            inner: Profiled<Guarded<F>>,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn unprofiled(inner: F) -> Self {
+        ResponseFuture {
+            state: State::Unprofiled { inner },
+        }
+    }
+
+    pub(crate) fn profiled(inner: Profiled<Guarded<F>>) -> Self {
+        ResponseFuture {
+            state: State::Profiled { inner },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: fmt::Display,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Unprofiled { inner } => inner.poll(cx),
+            StateProj::Profiled { inner } => inner.poll(cx),
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            State::Unprofiled { .. } => f.write_str("ResponseFuture::Unprofiled"),
+            State::Profiled { inner } => f
+                .debug_tuple("ResponseFuture::Profiled")
+                .field(inner)
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    #[test]
+    fn start_info_names_the_method() {
+        assert_eq!(
+            serde_json::to_string(&start_info("/pkg.Svc/Do")).unwrap(),
+            r#"{"function":{"name":"/pkg.Svc/Do"}}"#
+        );
+    }
+
+    #[test]
+    fn error_info_only_for_a_grpc_error() {
+        let mut headers = HeaderMap::new();
+        assert!(error_info(&headers).is_none());
+        headers.insert("grpc-status", "0".parse().unwrap());
+        assert!(error_info(&headers).is_none());
+        headers.insert("grpc-status", "5".parse().unwrap());
+        headers.insert("grpc-message", "no%20such%20thing".parse().unwrap());
+        let info = error_info(&headers).unwrap();
+        assert_eq!(info["etype"], "tonic::status::Status");
+        assert_eq!(info["message"], "NotFound: no such thing");
+    }
+}

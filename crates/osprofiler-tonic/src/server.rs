@@ -1,0 +1,182 @@
+//! The server side: run each traced call under the caller's trace.
+//!
+//! - [`ServerTraceLayer`], a tower layer for `tonic::transport::Server::builder().layer(..)`:
+//!   verifies the trace metadata with the service's HMAC keys, runs the handler under the
+//!   callee's profiler (on whichever worker thread polls it), and records an `rpc` point
+//!   around it, start `{"function": {"name": "/package.Service/Method"}}`, stop with
+//!   Python's `etype`/`message` when the handler answers a gRPC error. A call without valid
+//!   metadata goes to the service unchanged; an unprofiled call costs two header lookups
+//!   (none when no key is configured).
+//! - [`ServerTraceInterceptor`], a [`tonic::service::Interceptor`]: an interceptor cannot
+//!   wrap the handler's future, so it only verifies and puts the callee's [`Profiler`] into
+//!   the request's extensions; the handler enters it itself ([`profiler_of`] +
+//!   [`osprofiler::ProfilerExt::with_profiler`]) and records its own points, typically with
+//!   `#[trace_impl(name = "rpc")]` on the service implementation, as OpenStack managers do.
+//!
+//! The layer makes the handler's *response* future profiled; a streaming response body that
+//! does more work after the handler returned runs unprofiled.
+
+use std::task::{Context, Poll};
+
+use osprofiler::Profiler;
+use tonic::service::Interceptor;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::future::{call_in, start_info, ResponseFuture};
+use crate::metadata::Verifier;
+
+/// A tower layer for a tonic server that traces signed calls (see the module).
+///
+/// ```no_run
+/// # async fn f(profiling: osprofiler::Profiling) -> Result<(), Box<dyn std::error::Error>> {
+/// use osprofiler_tonic::{ServerTraceLayer, Verifier};
+/// let layer = ServerTraceLayer::new(Verifier::from_profiling(&profiling));
+/// tonic::transport::Server::builder()
+///     .layer(layer)
+///     // .add_service(GreeterServer::new(MyGreeter))
+/// #   .add_routes(Default::default())
+///     .serve("127.0.0.1:50051".parse()?)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerTraceLayer {
+    verifier: Verifier,
+}
+
+impl ServerTraceLayer {
+    /// Traces calls whose metadata `verifier` accepts.
+    pub fn new(verifier: Verifier) -> Self {
+        ServerTraceLayer { verifier }
+    }
+}
+
+impl<S> Layer<S> for ServerTraceLayer {
+    type Service = ServerTrace<S>;
+
+    fn layer(&self, inner: S) -> ServerTrace<S> {
+        ServerTrace {
+            inner,
+            verifier: self.verifier.clone(),
+        }
+    }
+}
+
+/// The service of [`ServerTraceLayer`].
+#[derive(Debug, Clone)]
+pub struct ServerTrace<S> {
+    inner: S,
+    verifier: Verifier,
+}
+
+impl<S> ServerTrace<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ServerTrace<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let Some(callee) = self.verifier.verify_headers(request.headers()) else {
+            return ResponseFuture::unprofiled(self.inner.call(request));
+        };
+        let info = start_info(request.uri().path());
+        let inner = &mut self.inner;
+        ResponseFuture::profiled(call_in(callee, info, move || inner.call(request)))
+    }
+}
+
+/// A server interceptor that verifies the trace metadata and leaves the callee's profiler in
+/// the request's extensions (see the module); it never rejects a call.
+///
+/// ```
+/// use osprofiler::ProfilerExt;
+/// use osprofiler_tonic::{profiler_of, ServerTraceInterceptor, Verifier};
+///
+/// let interceptor = ServerTraceInterceptor::new(Verifier::new(["SECRET_KEY"]));
+/// // GreeterServer::with_interceptor(MyGreeter, interceptor), and in the handler:
+/// async fn say_hello(request: tonic::Request<String>) -> Result<tonic::Response<String>, tonic::Status> {
+///     let profiler = profiler_of(&request);
+///     async move { Ok(tonic::Response::new(request.into_inner())) }
+///         .with_profiler(profiler)
+///         .await
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerTraceInterceptor {
+    verifier: Verifier,
+}
+
+impl ServerTraceInterceptor {
+    /// Accepts calls whose metadata `verifier` accepts.
+    pub fn new(verifier: Verifier) -> Self {
+        ServerTraceInterceptor { verifier }
+    }
+}
+
+impl Interceptor for ServerTraceInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(p) = self.verifier.verify_metadata(request.metadata()) {
+            request.extensions_mut().insert(p);
+        }
+        Ok(request)
+    }
+}
+
+/// The callee's profiler that [`ServerTraceInterceptor`] left in a request, if the call was
+/// traced.
+pub fn profiler_of<T>(request: &tonic::Request<T>) -> Option<Profiler> {
+    request.extensions().get::<Profiler>().cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata;
+
+    #[test]
+    fn interceptor_leaves_the_profiler_only_for_valid_metadata() {
+        let mut interceptor = ServerTraceInterceptor::new(Verifier::new(["k"]));
+        let unsigned = interceptor.call(tonic::Request::new(())).unwrap();
+        assert!(profiler_of(&unsigned).is_none());
+
+        let mut signed = tonic::Request::new(());
+        metadata::inject(signed.metadata_mut(), &Profiler::new("k", Some("b"), None));
+        let signed = interceptor.call(signed).unwrap();
+        assert_eq!(profiler_of(&signed).unwrap().base_id().to_text(), "b");
+
+        let mut wrong_key = tonic::Request::new(());
+        metadata::inject(
+            wrong_key.metadata_mut(),
+            &Profiler::new("x", Some("b"), None),
+        );
+        assert!(profiler_of(&interceptor.call(wrong_key).unwrap()).is_none());
+    }
+}

@@ -1,0 +1,222 @@
+//! Real gRPC calls over loopback: a tonic server behind `ServerTraceLayer` (or with
+//! `ServerTraceInterceptor`) and a tonic client through `ClientTraceLayer` (or with
+//! `TraceInterceptor`).
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use osprofiler::notifier::CollectingNotifier;
+use osprofiler::{profiler, PointKind, Profiler, ProfilerExt, Trace, TracePoint};
+use osprofiler_tonic::{
+    ClientTraceLayer, ServerTraceInterceptor, ServerTraceLayer, TraceInterceptor, Verifier,
+    TRACE_HMAC, TRACE_INFO,
+};
+use support::{call, channel, serve, EchoService, Mode, SayRequest};
+use tonic::service::interceptor::InterceptedService;
+use tower_layer::Layer;
+
+const KEY: &str = "SECRET_KEY";
+
+fn request(message: &str) -> tonic::Request<SayRequest> {
+    tonic::Request::new(SayRequest {
+        message: message.to_owned(),
+    })
+}
+
+/// A server whose profilers report to `points`, accepting `KEY` and an old key.
+async fn layered_server(points: &Arc<CollectingNotifier>) -> std::net::SocketAddr {
+    let verifier = Verifier::new(["old-key", KEY]).with_notifier(points.clone());
+    let server = tonic::transport::Server::builder().layer(ServerTraceLayer::new(verifier));
+    serve(server, EchoService(Mode::Layer)).await
+}
+
+/// name -> (start, stop) of each point, by trace id.
+fn by_id(points: &[TracePoint]) -> HashMap<String, Vec<&TracePoint>> {
+    let mut map: HashMap<String, Vec<&TracePoint>> = HashMap::new();
+    for p in points {
+        map.entry(p.trace_id.to_text()).or_default().push(p);
+    }
+    map
+}
+
+fn start_of<'a>(points: &'a [TracePoint], name: &str) -> Vec<&'a TracePoint> {
+    points
+        .iter()
+        .filter(|p| p.name.as_str() == name && p.kind == PointKind::Start)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_call_continues_the_trace_on_the_server() {
+    let points = Arc::new(CollectingNotifier::new());
+    let addr = layered_server(&points).await;
+    let client = ClientTraceLayer.layer(channel(addr).await);
+
+    let caller = Profiler::with_notifier(KEY, None, None, points.clone());
+    let base_id = caller.base_id().to_text();
+    let reply = async {
+        let _wsgi = Trace::start("wsgi", None);
+        call(client.clone(), request("hello")).await
+    }
+    .with_profiler(Some(caller))
+    .await
+    .unwrap();
+
+    assert!(reply.profiled && reply.had_trace_metadata);
+    assert_eq!(reply.base_id, base_id);
+    let points = points.points();
+    // Every point of both sides is in the one trace, and each one is closed.
+    assert!(points.iter().all(|p| p.base_id.to_text() == base_id));
+    for (id, pair) in by_id(&points) {
+        assert_eq!(pair.len(), 2, "point {id} has a start and a stop");
+    }
+    let wsgi = start_of(&points, "wsgi")[0];
+    let rpcs = start_of(&points, "rpc");
+    assert_eq!(rpcs.len(), 2, "a client and a server point");
+    let (client_rpc, server_rpc) = (rpcs[0], rpcs[1]);
+    let db = start_of(&points, "db")[0];
+    // wsgi -> client rpc -> server rpc -> db
+    assert_eq!(client_rpc.parent_id, wsgi.trace_id);
+    assert_eq!(server_rpc.parent_id, client_rpc.trace_id);
+    assert_eq!(db.parent_id, server_rpc.trace_id);
+    // The handler ran inside the server's point.
+    assert_eq!(reply.point_id, server_rpc.trace_id.to_text());
+    for rpc in [client_rpc, server_rpc] {
+        assert_eq!(
+            serde_json::to_string(rpc.info.as_ref().unwrap()).unwrap(),
+            r#"{"function":{"name":"/test.Echo/Say"}}"#
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_error_is_recorded_on_both_points() {
+    let points = Arc::new(CollectingNotifier::new());
+    let addr = layered_server(&points).await;
+    let client = ClientTraceLayer.layer(channel(addr).await);
+    let caller = Profiler::with_notifier(KEY, None, None, points.clone());
+    let status = call(client, request("fail"))
+        .with_profiler(Some(caller))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+
+    let points = points.points();
+    let stops: Vec<_> = points
+        .iter()
+        .filter(|p| p.name.as_str() == "rpc" && p.kind == PointKind::Stop)
+        .collect();
+    assert_eq!(stops.len(), 2);
+    for stop in stops {
+        let info = stop.info.as_ref().unwrap();
+        assert_eq!(info["etype"], "tonic::status::Status");
+        assert_eq!(info["message"], "NotFound: no such thing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_unsigned_or_unknown_key_metadata_runs_unprofiled() {
+    let points = Arc::new(CollectingNotifier::new());
+    let addr = layered_server(&points).await;
+    let channel = channel(addr).await;
+
+    let (info, hmac) = osprofiler::signing::pack_ids("b", "p", KEY);
+    let (_, other_hmac) = osprofiler::signing::pack_ids("b", "p", "unknown-key");
+    let (extra_info, extra_hmac) = osprofiler::signing::signed_pack(
+        &serde_json::json!({"base_id": "b", "parent_id": "p", "x": 1}),
+        KEY,
+    )
+    .unwrap();
+    let cases: Vec<(&str, Option<&str>, Option<&str>)> = vec![
+        ("none", None, None),
+        ("unsigned", Some(&info), None),
+        ("empty hmac", Some(&info), Some("")),
+        ("bad hmac", Some(&info), Some("zz")),
+        ("unknown key", Some(&info), Some(&other_hmac)),
+        ("not base64", Some("%%%"), Some(&hmac)),
+        ("extra field", Some(&extra_info), Some(&extra_hmac)),
+    ];
+    for (what, info, hmac) in cases {
+        let mut req = request(what);
+        if let Some(info) = info {
+            req.metadata_mut().insert(TRACE_INFO, info.parse().unwrap());
+        }
+        if let Some(hmac) = hmac {
+            req.metadata_mut().insert(TRACE_HMAC, hmac.parse().unwrap());
+        }
+        let reply = call(channel.clone(), req).await.expect(what);
+        assert_eq!(reply.message, what, "the call goes through unchanged");
+        assert!(!reply.profiled, "{what}: ran unprofiled");
+    }
+    assert!(points.points().is_empty());
+
+    // The same metadata, correctly signed, is traced: the cases above failed for their fault.
+    let mut req = request("signed");
+    req.metadata_mut().insert(TRACE_INFO, info.parse().unwrap());
+    req.metadata_mut().insert(TRACE_HMAC, hmac.parse().unwrap());
+    let reply = call(channel, req).await.unwrap();
+    assert!(reply.profiled);
+    assert_eq!(reply.base_id, "b");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_profiler_no_metadata_no_point() {
+    let points = Arc::new(CollectingNotifier::new());
+    let addr = layered_server(&points).await;
+    let channel = channel(addr).await;
+    profiler::clean();
+
+    let layered = call(ClientTraceLayer.layer(channel.clone()), request("x"))
+        .await
+        .unwrap();
+    let intercepted = call(
+        InterceptedService::new(channel, TraceInterceptor),
+        request("y"),
+    )
+    .await
+    .unwrap();
+    for reply in [layered, intercepted] {
+        assert!(!reply.had_trace_metadata);
+        assert!(!reply.profiled);
+    }
+    assert!(points.points().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interceptor_pair_carries_the_trace_to_the_handler() {
+    let points = Arc::new(CollectingNotifier::new());
+    let verifier = Verifier::new([KEY]).with_notifier(points.clone());
+    let service = InterceptedService::new(
+        EchoService(Mode::Interceptor),
+        ServerTraceInterceptor::new(verifier),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+    );
+    let client = InterceptedService::new(channel(addr).await, TraceInterceptor);
+
+    let caller = Profiler::with_notifier(KEY, None, None, points.clone());
+    let base_id = caller.base_id().to_text();
+    let reply = async {
+        let _api = Trace::start("rpc", None); // the caller's own point, as nova's rpcapi
+        call(client, request("hello")).await
+    }
+    .with_profiler(Some(caller))
+    .await
+    .unwrap();
+    assert!(reply.profiled);
+    assert_eq!(reply.base_id, base_id);
+
+    let points = points.points();
+    let rpcs = start_of(&points, "rpc");
+    assert_eq!(rpcs.len(), 2);
+    assert_eq!(rpcs[1].parent_id, rpcs[0].trace_id);
+    assert_eq!(start_of(&points, "db")[0].parent_id, rpcs[1].trace_id);
+    assert!(points.iter().all(|p| p.base_id.to_text() == base_id));
+}

@@ -1,0 +1,195 @@
+//! A tiny gRPC service written by hand with tonic's building blocks (no protoc): one unary
+//! method `/test.Echo/Say` whose reply tells what the handler saw of the trace.
+
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use osprofiler::profiler;
+use tonic::body::Body;
+use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic_prost::ProstCodec;
+
+pub const SAY: &str = "/test.Echo/Say";
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SayRequest {
+    #[prost(string, tag = "1")]
+    pub message: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SayReply {
+    #[prost(string, tag = "1")]
+    pub message: String,
+    /// A profiler was current in the handler.
+    #[prost(bool, tag = "2")]
+    pub profiled: bool,
+    /// Its base id and current point, when profiled.
+    #[prost(string, tag = "3")]
+    pub base_id: String,
+    #[prost(string, tag = "4")]
+    pub point_id: String,
+    /// The call carried `x-trace-info` metadata.
+    #[prost(bool, tag = "5")]
+    pub had_trace_metadata: bool,
+}
+
+/// Whether the handler enters the profiler left by `ServerTraceInterceptor` itself.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    Layer,
+    Interceptor,
+}
+
+#[derive(Clone, Debug)]
+pub struct EchoService(pub Mode);
+
+impl NamedService for EchoService {
+    const NAME: &'static str = "test.Echo";
+}
+
+#[osprofiler::trace(name = "db")]
+fn lookup(message: &str) -> usize {
+    message.len()
+}
+
+async fn say(
+    request: tonic::Request<SayRequest>,
+) -> Result<tonic::Response<SayReply>, tonic::Status> {
+    let had_trace_metadata = request
+        .metadata()
+        .contains_key(osprofiler_tonic::TRACE_INFO);
+    let message = request.into_inner().message;
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    lookup(&message);
+    if message == "fail" {
+        return Err(tonic::Status::not_found("no such thing"));
+    }
+    let current = profiler::get();
+    Ok(tonic::Response::new(SayReply {
+        message,
+        profiled: current.is_some(),
+        base_id: current
+            .as_ref()
+            .map(|p| p.base_id().to_text())
+            .unwrap_or_default(),
+        point_id: current
+            .as_ref()
+            .map(|p| p.id().to_text())
+            .unwrap_or_default(),
+        had_trace_metadata,
+    }))
+}
+
+struct Say(Mode);
+
+impl UnaryService<SayRequest> for Say {
+    type Response = SayReply;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<tonic::Response<SayReply>, tonic::Status>> + Send>>;
+
+    fn call(&mut self, request: tonic::Request<SayRequest>) -> Self::Future {
+        match self.0 {
+            Mode::Layer => Box::pin(say(request)),
+            Mode::Interceptor => {
+                use osprofiler::ProfilerExt;
+                let profiler = osprofiler_tonic::profiler_of(&request);
+                Box::pin(
+                    async move {
+                        let _point = osprofiler::Trace::start("rpc", None);
+                        say(request).await
+                    }
+                    .with_profiler(profiler),
+                )
+            }
+        }
+    }
+}
+
+impl tower_service::Service<http::Request<Body>> for EchoService {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let mode = self.0;
+        Box::pin(async move {
+            if request.uri().path() == SAY {
+                let mut grpc = Grpc::new(ProstCodec::<SayReply, SayRequest>::default());
+                Ok(grpc.unary(Say(mode), request).await)
+            } else {
+                Ok(tonic::Status::unimplemented("").into_http())
+            }
+        })
+    }
+}
+
+/// Serves `router` on 127.0.0.1:0 in a background task; its address.
+pub async fn serve<L>(server: tonic::transport::Server<L>, service: EchoService) -> SocketAddr
+where
+    L: tower_layer::Layer<tonic::service::Routes> + Clone + Send + 'static,
+    L::Service: tower_service::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    <L::Service as tower_service::Service<http::Request<Body>>>::Future: Send + 'static,
+    <L::Service as tower_service::Service<http::Request<Body>>>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut server = server;
+    let router = server.add_service(service);
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    addr
+}
+
+pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// Calls `Say` through any tonic client service.
+pub async fn call<T>(
+    service: T,
+    request: tonic::Request<SayRequest>,
+) -> Result<SayReply, tonic::Status>
+where
+    T: tonic::client::GrpcService<Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut grpc = tonic::client::Grpc::new(service);
+    let fut = async {
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.into().to_string()))?;
+        grpc.unary(
+            request,
+            http::uri::PathAndQuery::from_static(SAY),
+            ProstCodec::<SayRequest, SayReply>::default(),
+        )
+        .await
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("the call timed out")
+        .map(tonic::Response::into_inner)
+}
