@@ -1,14 +1,12 @@
 //! [`OtlpDriver`]: pairs the notifications of each batch into spans and exports the spans
 //! that ended in it, in one OTLP/HTTP request per batch.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use osprofiler::driver::{Driver, DriverError, DriverOptions};
+use osprofiler::driver::{Driver, DriverError, DriverFuture, DriverOptions};
 use osprofiler::notification::Notification;
 
 use crate::endpoint::Endpoint;
@@ -207,10 +205,6 @@ impl OtlpDriver {
         finished
     }
 }
-
-/// What [`factory`] returns: the core's `DriverFactory` result type, written out because
-/// the core does not export a name for it.
-pub type DriverFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Driver>, DriverError>> + Send>>;
 
 /// The registry's factory for `otlp://` (see [`crate::register`]).
 pub fn factory(options: DriverOptions) -> DriverFuture {

@@ -78,7 +78,7 @@ mod export;
 pub mod mapping;
 mod spans;
 
-pub use driver::{factory, DriverFuture, OtlpDriver, OtlpOptions, OtlpStats};
+pub use driver::{factory, OtlpDriver, OtlpOptions, OtlpStats};
 
 /// The scheme this crate serves.
 pub const SCHEME: &str = "otlp";

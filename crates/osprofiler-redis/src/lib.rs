@@ -91,18 +91,13 @@ pub mod encode;
 mod link;
 mod target;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use osprofiler::driver::{register_driver, Driver, DriverError, DriverOptions};
+use osprofiler::driver::{register_driver, Driver, DriverFuture, DriverOptions};
 
 pub use driver::RedisDriver;
 pub use link::{Timeouts, FIRST_RETRY_PAUSE, MAX_RETRY_PAUSE};
 pub use target::{Server, Target, DEFAULT_PORT, DEFAULT_SENTINEL_PORT};
-
-/// What [`factory`] returns: the future of a driver (the core registry's factory type).
-pub type DriverFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Driver>, DriverError>> + Send>>;
 
 /// The registry's factory for `redis://` and `redissentinel://`: parses the string,
 /// connects (through Sentinel for `redissentinel://`) and `PING`s, within the connect
