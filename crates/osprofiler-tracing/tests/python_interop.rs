@@ -1,0 +1,99 @@
+//! Python OSprofiler reads a trace made of `tracing` spans as we do: the report its
+//! `Driver._parse_results` builds from the notifications (tests/python_report.py, run by the
+//! interop virtualenv's interpreter) equals ours, nesting, names, infos and errors included.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use osprofiler::{profiler, ProfilerExt, Trace};
+use serde_json::Value;
+use support::*;
+use tracing::Instrument;
+
+#[tracing::instrument(fields(osprofiler.name = "db", db.statement = "SELECT 1"))]
+async fn query(id: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    id
+}
+
+#[tracing::instrument(err)]
+fn validate(id: u64) -> Result<(), String> {
+    Err(format!("no row {id}"))
+}
+
+#[osprofiler::trace(name = "rpc")]
+async fn rpc_call(id: u64) -> u64 {
+    let _ = validate(id);
+    query(id).await
+}
+
+#[tracing::instrument]
+async fn handler(count: u64) {
+    for id in 0..count {
+        tokio::spawn(rpc_call(id).instrument(tracing::info_span!("job", id)))
+            .await
+            .unwrap();
+    }
+}
+
+fn python_report(notifications: &[osprofiler::Notification]) -> Option<Value> {
+    let python = osprofiler_testkit::python()?;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_report.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("Python runs");
+    let input = serde_json::to_vec(notifications).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python_report.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("Python's report is JSON"))
+}
+
+#[test]
+fn pythons_report_of_a_span_trace_equals_ours() {
+    install();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (points, p) = new_profiler();
+    rt.block_on(
+        async {
+            let _wsgi = Trace::start("wsgi", None);
+            handler(2).await;
+        }
+        .with_profiler(Some(p)),
+    );
+    assert!(!profiler::is_active());
+    let ns = points.notifications();
+    assert_balanced(&ns);
+    let ours = report(&ns);
+    assert_eq!(
+        tree(&ours),
+        "wsgi(handler(job(rpc(validate, db)), job(rpc(validate, db))))"
+    );
+    let Some(theirs) = python_report(&ns) else {
+        return;
+    };
+    assert_eq!(serde_json::to_value(&ours).unwrap(), theirs);
+    let validate =
+        &theirs["children"][0]["children"][0]["children"][0]["children"][0]["children"][0]["info"];
+    assert_eq!(validate["name"], "validate");
+    assert_eq!(validate["exception"], "error");
+    assert_eq!(
+        validate["meta.raw_payload.validate-stop"]["info"]["message"],
+        "no row 0"
+    );
+}
