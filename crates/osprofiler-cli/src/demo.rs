@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use osprofiler::driver::{default_connection_string, get_driver, mask_password, DriverOptions};
+use osprofiler::driver::{default_connection_string, mask_password, DriverOptions};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::profiler::{self, Profiler};
 use osprofiler::signing::{pack_ids, signed_unpack};
@@ -36,7 +36,7 @@ pub async fn run(mut options: DriverOptions) -> Result<()> {
     options.project = Some(PROJECT.to_owned());
     options.service = Some("api".to_owned());
     let host = options.host.clone();
-    let driver = get_driver(options).await.map_err(|e| anyhow!("{e}"))?;
+    let driver = crate::show::open_driver(options).await?;
     let pipeline = |service: &str| {
         BatchNotifier::start(
             driver.clone(),

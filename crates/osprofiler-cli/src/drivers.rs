@@ -2,7 +2,8 @@
 //! any connection string is read. Each backend is a cargo feature of this crate (all on by
 //! default), so a lean build can leave out what it does not need.
 
-/// Registers every driver compiled in. The core registers `sqlite://` and `memory://` itself.
+/// Registers every driver compiled in. The core registers its own (`sqlite://`, `memory://`,
+/// and the SQL servers enabled through its features).
 pub fn register_all() {
     #[cfg(feature = "redis")]
     osprofiler_redis::register();
@@ -18,6 +19,10 @@ pub fn schemes() -> Vec<&'static str> {
     schemes.extend(["redis", "redissentinel"]);
     #[cfg(feature = "otlp")]
     schemes.push("otlp");
+    #[cfg(feature = "postgres")]
+    schemes.extend(["postgresql", "postgres"]);
+    #[cfg(feature = "mysql")]
+    schemes.push("mysql");
     schemes
 }
 

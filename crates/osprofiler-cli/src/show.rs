@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use osprofiler::driver::{get_driver, Driver, DriverOptions};
+use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions};
 use osprofiler::report::{report_from_json_file_contents, Report, ReportError};
 use serde_json::Value;
 use std::sync::Arc;
@@ -70,7 +70,18 @@ impl Trace {
 /// Opens the driver of `options`; errors name its connection string with the password
 /// masked (every driver error does).
 pub async fn open_driver(options: DriverOptions) -> Result<Arc<dyn Driver>> {
-    get_driver(options).await.map_err(|e| anyhow!("{e}"))
+    match get_driver(options).await {
+        Ok(driver) => Ok(driver),
+        Err(e @ DriverError::UnknownScheme(_)) => Err(anyhow!(
+            "{e} (this build knows {})",
+            crate::drivers::schemes()
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(e) => Err(anyhow!("{e}")),
+    }
 }
 
 /// A trace id is taken from the store; an existing file (or something that can only be a

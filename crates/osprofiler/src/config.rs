@@ -336,6 +336,7 @@ mod tests {
 
     #[cfg(feature = "ini")]
     #[test]
+    #[cfg(feature = "ini")]
     fn reads_an_openstack_ini() {
         let c = ProfilerConfig::from_ini_str(
             "[DEFAULT]\ntransport_url = rabbit://guest:guest@localhost:5672/\ndebug = true\n\
@@ -360,6 +361,7 @@ mod tests {
 
     #[cfg(feature = "ini")]
     #[test]
+    #[cfg(feature = "ini")]
     fn bad_values_name_the_option() {
         let e = ProfilerConfig::from_ini_str("[profiler]\nenabled = maybe\n").unwrap_err();
         assert!(e.to_string().contains("enabled"), "{e}");
@@ -381,6 +383,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "toml")]
     fn reads_toml() {
         let c = ProfilerConfig::from_toml_str(
             "[profiler]\nenabled = true\nhmac_keys = [\"a\", \"b\"]\nsocket_timeout = 2\n",

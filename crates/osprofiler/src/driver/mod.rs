@@ -1,10 +1,17 @@
 //! Drivers: where notifications are stored and how traces are read back (Python's
 //! `osprofiler.drivers`). A driver is chosen by the scheme of a connection string through the
 //! [registry](get_driver), as Python's `get_driver` does (DESIGN section 7).
+//!
+//! Built in: `memory://` ([`memory`], tests and examples) and, per cargo feature, the SQL
+//! driver ([`sql`]): `sqlite://` (`sqlite`, default), `postgresql://` (`postgres`) and
+//! `mysql://` (`mysql`), with SQLAlchemy's `dialect+driver://` forms. Other backends (Redis,
+//! messaging, OTLP, ...) live in their own crates and [register](register_driver) themselves.
 
 mod connection;
 pub mod memory;
 mod registry;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -20,8 +20,12 @@ fn registry() -> &'static RwLock<HashMap<String, DriverFactory>> {
     REGISTRY.get_or_init(|| {
         let mut map: HashMap<String, DriverFactory> = HashMap::new();
         map.insert("memory".into(), super::memory::factory);
-        #[cfg(feature = "sqlite")]
-        map.insert("sqlite".into(), super::sqlite::factory);
+        // Every SQL scheme goes to the SQL driver, even one whose backend is not compiled
+        // in: it then says which cargo feature is missing.
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+        for scheme in super::sql::SCHEMES {
+            map.insert(scheme.into(), super::sql::factory);
+        }
         RwLock::new(map)
     })
 }
@@ -45,12 +49,29 @@ pub async fn get_driver(options: DriverOptions) -> Result<Arc<dyn Driver>, Drive
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.get(&cs.scheme()).copied()
+        let scheme = cs.scheme();
+        map.get(&scheme)
+            .copied()
+            .or_else(|| sql_alchemy_form(&map, &scheme))
     };
     match factory {
         Some(factory) => factory(options).await,
         None => Err(DriverError::UnknownScheme(cs.to_string())),
     }
+}
+
+/// SQLAlchemy's `dialect+driver` schemes (`postgresql+psycopg2`, `mysql+pymysql`), which
+/// Python services are configured with, go to the SQL driver of `dialect`; it checks the
+/// driver name.
+#[allow(unused_variables)]
+fn sql_alchemy_form(map: &HashMap<String, DriverFactory>, scheme: &str) -> Option<DriverFactory> {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    if let Some((dialect, _)) = scheme.split_once('+') {
+        if super::sql::SCHEMES.contains(&dialect) {
+            return map.get(dialect).copied();
+        }
+    }
+    None
 }
 
 /// The embedded default store, used when no connection string is configured:

@@ -1,5 +1,7 @@
-//! The `sqlite://` driver: Python's SQL layout, the double-encoded `data` column, reports read
-//! back as Python's SQL reader builds them, trace lists, and clear errors.
+//! The SQL driver on SQLite (the embedded default store; `sql_servers.rs` has PostgreSQL and
+//! MariaDB): Python's SQL layout, the double-encoded `data` column, reports read back as
+//! Python's SQL reader builds them, trace lists, SQLAlchemy's scheme spellings, and clear
+//! errors.
 #![cfg(feature = "sqlite")]
 
 use std::sync::Arc;
@@ -545,4 +547,36 @@ async fn big_batches_in_one_transaction() {
         report["children"][0]["info"]["meta.raw_payload.p-start"]["info"]["i"],
         0
     );
+}
+
+#[tokio::test]
+async fn sqlalchemy_spellings_and_unknown_drivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cs = format!("sqlite+pysqlite://{}", dir.path().join("a.db").display());
+    let driver = get_driver(options(&cs)).await.unwrap();
+    assert_eq!(driver.name(), "sqlite");
+    assert!(driver.list_traces(&[]).await.unwrap().is_empty());
+    for (cs, says) in [
+        (
+            "sqlite+nope:///tmp/x.db",
+            "unknown driver `nope` for sqlite",
+        ),
+        (
+            "postgresql+nope://u:pw@h/db",
+            "postgresql+nope://u:***@h/db",
+        ),
+        (
+            "mysql+nope://u@h/db",
+            "known: pymysql, mysqldb, mysqlconnector",
+        ),
+    ] {
+        let e = get_driver(options(cs)).await.unwrap_err().to_string();
+        assert!(e.contains(says), "{cs}: {e}");
+    }
+    // Another dialect's `+` form is not ours.
+    let e = get_driver(options("redis+x://h"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("driver not found"), "{e}");
 }

@@ -1,0 +1,173 @@
+//! Interop with the real Python OSprofiler 4.4.0 on PostgreSQL, MariaDB and SQLite, both ways
+//! (each test in a database of its own):
+//! - a trace written by Python's SQL driver: our `get_report` equals, values and key order,
+//!   what Python's own `osprofiler trace show --json` prints (for SQLite, which Python's CLI
+//!   cannot open, what its SQL driver's `get_report` returns); the table Python created is
+//!   used as it is;
+//! - a trace written by our notifier into a table our driver created: Python shows exactly
+//!   our report.
+#![cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+
+mod sql_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use osprofiler::driver::get_driver;
+use serde_json::Value;
+use sql_support::{options, record, text, Server, TempDb};
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+}
+
+/// Runs `program args...`, returns its standard output; panics with its error output.
+fn run(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Python's view of trace `base_id` in `cs`: its CLI's `trace show --json` for a server,
+/// its SQL driver's report for SQLite.
+fn python_show(python: &Path, cs: &str, base_id: &str) -> Value {
+    let out = if cs.starts_with("sqlite") {
+        run(
+            python,
+            &[script("sql_show.py").to_str().unwrap(), cs, base_id],
+        )
+    } else {
+        let cli = python.with_file_name("osprofiler");
+        run(
+            &cli,
+            &[
+                "trace",
+                "show",
+                "--json",
+                base_id,
+                "--connection-string",
+                cs,
+            ],
+        )
+    };
+    serde_json::from_str(&out).unwrap()
+}
+
+/// A store of its own: (connection string as a Python service writes it, what keeps it).
+enum Store {
+    Server(TempDb),
+    Sqlite(tempfile::TempDir),
+}
+
+impl Store {
+    async fn new(kind: Option<Server>) -> Option<Store> {
+        match kind {
+            Some(s) => TempDb::new(s).await.map(Store::Server),
+            None => Some(Store::Sqlite(tempfile::tempdir().unwrap())),
+        }
+    }
+
+    /// The string a Python service is configured with (SQLAlchemy's forms).
+    fn python_cs(&self) -> String {
+        match self {
+            Store::Server(db) if db.server == Server::Postgres => db.url.clone(),
+            Store::Server(db) => db.url_as("mysql+pymysql"),
+            // SQLAlchemy's absolute path takes four slashes; sqlx reads it the same.
+            Store::Sqlite(dir) => format!("sqlite:///{}", dir.path().join("t.db").display()),
+        }
+    }
+}
+
+async fn python_writes(kind: Option<Server>) {
+    let Some(python) = osprofiler_testkit::python() else {
+        return;
+    };
+    let Some(store) = Store::new(kind).await else {
+        return;
+    };
+    let cs = store.python_cs();
+    let base_id = run(
+        &python,
+        &[script("sql_write_trace.py").to_str().unwrap(), &cs],
+    )
+    .trim()
+    .to_owned();
+    let theirs = python_show(&python, &cs, &base_id);
+    assert_eq!(theirs["children"][0]["info"]["host"], "pyhost");
+
+    // Our driver takes the table Python made as it is, and reads the same report.
+    let driver = get_driver(options(&cs)).await.unwrap();
+    let ours = serde_json::to_value(driver.get_report(&base_id).await.unwrap()).unwrap();
+    assert_eq!(text(&ours), text(&theirs));
+    assert_eq!(
+        ours["children"][0]["children"][1]["info"]["exception"],
+        "ValueError"
+    );
+    let listed = driver.list_traces(&[]).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["base_id"], base_id.as_str());
+    let errors = driver.list_error_traces().await.unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["base_id"], base_id.as_str());
+}
+
+async fn rust_writes(kind: Option<Server>) {
+    let Some(python) = osprofiler_testkit::python() else {
+        return;
+    };
+    let Some(store) = Store::new(kind).await else {
+        return;
+    };
+    let cs = store.python_cs();
+    // Our driver creates the table; our notifier writes.
+    let driver = get_driver(options(&cs)).await.unwrap();
+    let d = driver.clone();
+    let (base_id, stored) = tokio::task::spawn_blocking(move || record(d, "rust-api"))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 6);
+    let ours = serde_json::to_value(driver.get_report(&base_id).await.unwrap()).unwrap();
+    let theirs = python_show(&python, &cs, &base_id);
+    assert_eq!(text(&theirs), text(&ours));
+    assert_eq!(theirs["children"][0]["info"]["service"], "rust-api");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_trace_written_by_python_reads_as_pythons_cli_shows_it() {
+    python_writes(Some(Server::Postgres)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_trace_written_by_python_reads_as_pythons_cli_shows_it() {
+    python_writes(Some(Server::MariaDb)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_trace_written_by_python_reads_as_python_reads_it() {
+    python_writes(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_trace_written_by_us_shows_in_pythons_cli() {
+    rust_writes(Some(Server::Postgres)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_trace_written_by_us_shows_in_pythons_cli() {
+    rust_writes(Some(Server::MariaDb)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_trace_written_by_us_reads_in_python() {
+    rust_writes(None).await;
+}
