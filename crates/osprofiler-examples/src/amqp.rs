@@ -21,14 +21,17 @@
 //! reply queues; this example does not speak that dialect.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 use osprofiler::driver::mask_password;
-use osprofiler::{rpc, TraceId};
+use osprofiler::{rpc, ProfilerExt, TraceId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -127,6 +130,18 @@ pub async fn connect(url: &str, name: &str, timeout: Duration) -> Result<Connect
         }),
     }
 }
+
+/// Closes `connection` and waits (at most `CLOSE_TIMEOUT`) for lapin's I/O thread to end, so
+/// that it does not outlive the process's runtime (it would log I/O errors on its way out).
+/// Close the channels first ([`RpcClient::close`]; [`RpcServer::serve`] closes its own).
+pub async fn close(connection: Connection) {
+    let _ = connection.close(200, "bye").await;
+    let io_loop = tokio::task::spawn_blocking(move || connection.run());
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, io_loop).await;
+}
+
+/// How long [`close`] waits for the I/O thread.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// An [`RpcError::Amqp`] naming `url` with its password masked.
 pub fn amqp_error(url: &str, e: impl fmt::Display) -> RpcError {
@@ -266,6 +281,197 @@ impl RpcClient {
             Some(failure) => Err(RpcError::Remote(failure)),
             None => Ok(reply.result),
         }
+    }
+}
+
+/// The server's side: consumes one queue (declared non-durable, auto-deleted) and answers
+/// each request on its `reply_to`, one request at a time.
+pub struct RpcServer {
+    url: String,
+    queue: String,
+    channel: Channel,
+    requests: Consumer,
+    hmac_keys: Vec<String>,
+    trust_bus: bool,
+    max_requests: Option<u64>,
+}
+
+impl RpcServer {
+    /// Declares `queue` on `connection` (made from `url`) and starts consuming it: once this
+    /// returns, clients can call. The server takes traces signed with `hmac_keys` only (see
+    /// [`RpcServer::trust_bus`]).
+    pub async fn bind(
+        connection: &Connection,
+        url: &str,
+        queue: &str,
+        hmac_keys: Vec<String>,
+    ) -> Result<Self, RpcError> {
+        let err = |e: lapin::Error| amqp_error(url, e);
+        let channel = connection.create_channel().await.map_err(err)?;
+        channel
+            .queue_declare(
+                queue,
+                QueueDeclareOptions {
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        channel
+            .basic_qos(1, BasicQosOptions::default())
+            .await
+            .map_err(err)?;
+        let requests = channel
+            .basic_consume(
+                queue,
+                "rpc_server",
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(err)?;
+        Ok(RpcServer {
+            url: url.to_owned(),
+            queue: queue.to_owned(),
+            channel,
+            requests,
+            hmac_keys,
+            trust_bus: false,
+            max_requests: None,
+        })
+    }
+
+    /// Takes any trace from a request's context, whatever its key (what OpenStack services
+    /// do: they trust their message bus), instead of only those signed with the server's
+    /// keys.
+    pub fn trust_bus(mut self, trust: bool) -> Self {
+        self.trust_bus = trust;
+        self
+    }
+
+    /// Stops after `max` requests.
+    pub fn max_requests(mut self, max: Option<u64>) -> Self {
+        self.max_requests = max;
+        self
+    }
+
+    /// The queue served.
+    pub fn queue(&self) -> &str {
+        &self.queue
+    }
+
+    /// Serves until `stop` completes, the broker ends the consumer, or `max_requests` were
+    /// served; returns how many were. Each request runs `handler(method, args)` under the
+    /// trace its context carries (nova's `ProfilerRequestContextSerializer`: `trace_info`
+    /// is taken out of the context first). A malformed request gets a failure reply and never
+    /// stops the server; a reply that cannot be sent is logged.
+    pub async fn serve<H, F>(
+        mut self,
+        mut handler: H,
+        stop: impl Future<Output = ()>,
+    ) -> Result<u64, RpcError>
+    where
+        H: FnMut(String, Map<String, Value>) -> F,
+        F: Future<Output = RpcReply>,
+    {
+        let keys: Vec<&str> = self.hmac_keys.iter().map(String::as_str).collect();
+        let mut handled = 0u64;
+        tokio::pin!(stop);
+        while self.max_requests.is_none_or(|max| handled < max) {
+            let delivery = tokio::select! {
+                d = self.requests.next() => d,
+                () = &mut stop => break,
+            };
+            let delivery = match delivery {
+                Some(Ok(d)) => d,
+                Some(Err(e)) => return Err(amqp_error(&self.url, e)),
+                None => break,
+            };
+            let reply = match serde_json::from_slice::<RpcRequest>(&delivery.data) {
+                Ok(mut request) => {
+                    let profiler = if self.trust_bus {
+                        rpc::extract(&mut request.context)
+                    } else {
+                        rpc::extract_known(&mut request.context, &keys)
+                    };
+                    handler(request.method, request.args)
+                        .with_profiler(profiler)
+                        .await
+                }
+                Err(e) => RpcReply::failure("ValueError", format!("malformed request: {e}")),
+            };
+            self.reply(&delivery.properties, &reply).await;
+            delivery
+                .ack(BasicAckOptions::default())
+                .await
+                .map_err(|e| amqp_error(&self.url, e))?;
+            handled += 1;
+        }
+        // Stop consuming before the connection goes, so the broker hands nothing more here.
+        let _ = self.channel.close(200, "bye").await;
+        Ok(handled)
+    }
+
+    /// Publishes `reply` to the request's `reply_to`, if it asked for one.
+    async fn reply(&self, properties: &BasicProperties, reply: &RpcReply) {
+        let (Some(reply_to), Some(correlation_id)) =
+            (properties.reply_to(), properties.correlation_id())
+        else {
+            return;
+        };
+        let body = match serde_json::to_vec(reply) {
+            Ok(body) => body,
+            Err(e) => {
+                log_error(&format!("reply not encoded: {e}"));
+                return;
+            }
+        };
+        let publish = async {
+            self.channel
+                .basic_publish(
+                    "",
+                    reply_to.as_str(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    json_properties().with_correlation_id(correlation_id.clone()),
+                )
+                .await?
+                .await
+        };
+        match tokio::time::timeout(REPLY_TIMEOUT, publish).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => log_error(&format!("reply not sent: {}", amqp_error(&self.url, e))),
+            Err(_) => log_error(&format!("reply not sent within {REPLY_TIMEOUT:?}")),
+        }
+    }
+}
+
+/// How long publishing one reply may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server-side problem that does not stop the server, on stderr.
+fn log_error(message: &str) {
+    eprintln!("rpc server: {message}");
+}
+
+impl fmt::Debug for RpcServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the keys.
+        f.debug_struct("RpcServer")
+            .field("url", &mask_password(&self.url))
+            .field("queue", &self.queue)
+            .field("trust_bus", &self.trust_bus)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RpcClient {
+    /// Closes the client's channel (its reply consumer with it); call it before closing the
+    /// connection at shutdown.
+    pub async fn close(&self) {
+        let _ = self.channel.close(200, "bye").await;
     }
 }
 

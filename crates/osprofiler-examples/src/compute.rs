@@ -152,6 +152,11 @@ impl ComputeApi {
     pub fn new(client: RpcClient) -> Self {
         ComputeApi { client }
     }
+
+    /// Closes the RPC client's channel (at shutdown).
+    pub async fn close(&self) {
+        self.client.close().await;
+    }
 }
 
 #[osprofiler::trace_impl(name = "rpc")]

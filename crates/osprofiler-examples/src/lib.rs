@@ -8,11 +8,23 @@
 //! - [`compute`]: the service: a `ComputeManager` whose methods are the RPC methods, and the
 //!   callers' `ComputeApi`, both traced with `#[trace_impl(name = "rpc")]`.
 //! - binaries `rpc_server` and `rpc_client` (in `src/bin/`).
+//!
+//! "Three services, one trace" (nova-api -> nova-compute -> nova-conductor in miniature), each
+//! a process with its own config file ([`service`]):
+//!
+//! - [`api`]: the HTTP API (axum behind `osprofiler_tower::ProfilerLayer`), binary `api`;
+//! - [`worker`]: the worker reached over RPC, binary `worker`;
+//! - [`conductor`]: the database layer, the only one with SQL (`osprofiler_sqlx`), binary
+//!   `dbsvc`.
 
 #![warn(missing_docs)]
 
 pub mod amqp;
+pub mod api;
 pub mod compute;
+pub mod conductor;
+pub mod service;
+pub mod worker;
 
 use osprofiler::driver::default_connection_string;
 use osprofiler::ProfilerConfig;

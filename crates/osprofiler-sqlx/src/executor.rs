@@ -273,10 +273,20 @@ where
 ///
 /// Cloning is cheap (it clones the pool handle). Statements run in a transaction or on an
 /// acquired connection are traced through [`TracedPool::wrap`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TracedPool<DB: Database> {
     pool: Pool<DB>,
     tracing: SqlTracing,
+}
+
+// Not derived: a derive would ask `DB: Clone`, which no sqlx database type is.
+impl<DB: Database> Clone for TracedPool<DB> {
+    fn clone(&self) -> Self {
+        TracedPool {
+            pool: self.pool.clone(),
+            tracing: self.tracing.clone(),
+        }
+    }
 }
 
 impl<DB: Database> TracedPool<DB> {

@@ -366,3 +366,21 @@ async fn multi_statement_calls_and_failing_streams() {
         })
     );
 }
+
+#[test]
+fn a_traced_pool_clones_like_a_pool() {
+    // `sqlx::Sqlite` itself is not `Clone`; the pool must be anyway (it is an `Arc` inside).
+    fn cloneable<T: Clone>(_: &T) {}
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let traced = SqlTracing::enabled().pool(pool);
+        cloneable(&traced);
+        let copy = traced.clone();
+        let one: (i64,) = sqlx::query_as("SELECT 1").fetch_one(&copy).await.unwrap();
+        assert_eq!(one.0, 1);
+    });
+}

@@ -92,7 +92,8 @@ async fn main() -> anyhow::Result<()> {
         notifier.flush(Duration::from_secs(10));
     }
     drop(profiling);
-    let _ = connection.close(200, "bye").await;
+    api.close().await;
+    amqp::close(connection).await;
     match outcome {
         Ok(result) => {
             println!("{}", json!({"base_id": base_id, "result": result}));

@@ -9,23 +9,15 @@
 //! Prints `ready <queue>` on stdout once it consumes. Stops on Ctrl-C, SIGTERM, or after
 //! `--max-requests` requests, and then flushes its trace points to the store.
 
-use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use futures_util::StreamExt;
-use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::Channel;
-use osprofiler::{rpc, ProfilerExt};
-use osprofiler_examples::amqp::{self, RpcReply, RpcRequest, DEFAULT_AMQP_URL};
+use osprofiler_examples::amqp::{self, RpcServer, DEFAULT_AMQP_URL};
 use osprofiler_examples::compute::{dispatch, ComputeManager};
+use osprofiler_examples::service;
 
-/// How long one broker operation (connect, publish) may take.
+/// How long connecting to the broker may take.
 const AMQP_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Parser, Debug)]
@@ -67,148 +59,30 @@ async fn main() -> anyhow::Result<()> {
         .context("setting profiling up")?;
 
     let connection = amqp::connect(&args.amqp_url, "rpc_server", AMQP_TIMEOUT).await?;
-    let channel = connection
-        .create_channel()
-        .await
-        .map_err(|e| amqp::amqp_error(&args.amqp_url, e))?;
-    channel
-        .queue_declare(
-            &args.queue,
-            QueueDeclareOptions {
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| amqp::amqp_error(&args.amqp_url, e))?;
-    channel
-        .basic_qos(1, BasicQosOptions::default())
-        .await
-        .map_err(|e| amqp::amqp_error(&args.amqp_url, e))?;
-    let mut requests = channel
-        .basic_consume(
-            &args.queue,
-            "rpc_server",
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(|e| amqp::amqp_error(&args.amqp_url, e))?;
-    println!("ready {}", args.queue);
-    std::io::stdout().flush()?;
+    let server = RpcServer::bind(
+        &connection,
+        &args.amqp_url,
+        &args.queue,
+        profiling.hmac_keys.clone(),
+    )
+    .await?
+    .trust_bus(args.trust_bus)
+    .max_requests(args.max_requests);
+    service::announce_ready(&args.queue);
 
     let manager = ComputeManager::default();
-    let keys: Vec<&str> = profiling.hmac_keys.iter().map(String::as_str).collect();
-    let mut handled = 0u64;
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    while args.max_requests.is_none_or(|max| handled < max) {
-        let delivery = tokio::select! {
-            d = requests.next() => d,
-            () = &mut stop => break,
-        };
-        let delivery = match delivery {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => return Err(amqp::amqp_error(&args.amqp_url, e).into()),
-            None => break,
-        };
-        handle(
-            &channel,
-            &manager,
-            &keys,
-            args.trust_bus,
-            delivery,
-            &args.amqp_url,
+    let manager = &manager;
+    let served = server
+        .serve(
+            |method, args| async move { dispatch(manager, &method, args).await },
+            service::shutdown_signal(),
         )
-        .await?;
-        handled += 1;
+        .await;
+    if let Ok(handled) = &served {
+        eprintln!("rpc_server: {handled} requests");
     }
-
-    if let Some(notifier) = &profiling.notifier {
-        notifier.flush(Duration::from_secs(10));
-        let stats = notifier.stats();
-        eprintln!(
-            "rpc_server: {handled} requests; trace points sent {}, dropped {}, failed {}",
-            stats.sent, stats.dropped, stats.failed
-        );
-    }
-    drop(profiling);
-    let _ = connection.close(200, "bye").await;
+    service::finish(profiling, "rpc_server");
+    amqp::close(connection).await;
+    served?;
     Ok(())
-}
-
-/// Runs one request and answers it; a malformed request gets a failure reply, never stops
-/// the server.
-async fn handle(
-    channel: &Channel,
-    manager: &ComputeManager,
-    keys: &[&str],
-    trust_bus: bool,
-    delivery: Delivery,
-    url: &str,
-) -> anyhow::Result<()> {
-    let reply = match serde_json::from_slice::<RpcRequest>(&delivery.data) {
-        Ok(mut request) => {
-            // nova's ProfilerRequestContextSerializer.deserialize_context: take the trace out
-            // of the context and run the method under it.
-            let profiler = if trust_bus {
-                rpc::extract(&mut request.context)
-            } else {
-                rpc::extract_known(&mut request.context, keys)
-            };
-            dispatch(manager, &request.method, request.args)
-                .with_profiler(profiler)
-                .await
-        }
-        Err(e) => RpcReply::failure("ValueError", format!("malformed request: {e}")),
-    };
-    let properties = &delivery.properties;
-    if let (Some(reply_to), Some(correlation_id)) =
-        (properties.reply_to(), properties.correlation_id())
-    {
-        let body = serde_json::to_vec(&reply)?;
-        let publish = async {
-            channel
-                .basic_publish(
-                    "",
-                    reply_to.as_str(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    amqp::json_properties().with_correlation_id(correlation_id.clone()),
-                )
-                .await?
-                .await
-        };
-        match tokio::time::timeout(AMQP_TIMEOUT, publish).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => eprintln!("rpc_server: reply not sent: {}", amqp::amqp_error(url, e)),
-            Err(_) => eprintln!("rpc_server: reply not sent within {AMQP_TIMEOUT:?}"),
-        }
-    }
-    delivery
-        .ack(BasicAckOptions::default())
-        .await
-        .map_err(|e| amqp::amqp_error(url, e))?;
-    Ok(())
-}
-
-/// Completes on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

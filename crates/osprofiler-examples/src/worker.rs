@@ -1,0 +1,164 @@
+//! The worker of the three-services example (`worker`, nova-compute's role): an RPC server
+//! whose `build_instance` asks the database layer (`dbsvc`) over RPC to record the
+//! instance, "spawns" it, and asks again to mark it active. Both sides are traced as nova
+//! traces them: the server methods ([`WorkerManager`]) and the calls to the database layer
+//! ([`ConductorApi`], nova's `conductor.api`) with `#[trace_impl(name = "rpc")]`.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use crate::amqp::{RpcClient, RpcError, RpcReply};
+use crate::conductor::InstanceRecord;
+
+/// `build_instance` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The database layer failed or did not answer.
+    #[error("conductor: {0}")]
+    Conductor(#[from] RpcError),
+    /// The database layer answered something that is not an instance.
+    #[error("conductor answered a malformed instance: {0}")]
+    BadRecord(String),
+}
+
+/// The calls to the database layer, one `rpc` point each (the caller's side).
+pub struct ConductorApi {
+    // Calls wait for their reply one at a time on the client's reply consumer.
+    client: Mutex<RpcClient>,
+}
+
+impl fmt::Debug for ConductorApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConductorApi")
+    }
+}
+
+impl ConductorApi {
+    /// The API over an RPC client of the database layer's queue.
+    pub fn new(client: RpcClient) -> Self {
+        ConductorApi {
+            client: Mutex::new(client),
+        }
+    }
+
+    /// Closes the RPC client's channel (at shutdown).
+    pub async fn close(&self) {
+        self.client.lock().await.close().await;
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        args: Map<String, Value>,
+    ) -> Result<InstanceRecord, WorkerError> {
+        let result = self.client.lock().await.call(method, args).await?;
+        serde_json::from_value(result).map_err(|e| WorkerError::BadRecord(e.to_string()))
+    }
+}
+
+#[osprofiler::trace_impl(name = "rpc")]
+impl ConductorApi {
+    /// Records a new instance.
+    pub async fn instance_create(
+        &self,
+        name: &str,
+        flavor: &str,
+    ) -> Result<InstanceRecord, WorkerError> {
+        let mut args = Map::new();
+        args.insert("name".into(), name.into());
+        args.insert("flavor".into(), flavor.into());
+        self.call("instance_create", args).await
+    }
+
+    /// Sets an instance's status.
+    pub async fn instance_update(
+        &self,
+        id: &str,
+        status: &str,
+    ) -> Result<InstanceRecord, WorkerError> {
+        let mut args = Map::new();
+        args.insert("id".into(), id.into());
+        args.insert("status".into(), status.into());
+        self.call("instance_update", args).await
+    }
+}
+
+/// The worker's RPC methods, one `rpc` point each (the server's side).
+pub struct WorkerManager {
+    conductor: ConductorApi,
+}
+
+impl fmt::Debug for WorkerManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WorkerManager")
+    }
+}
+
+impl WorkerManager {
+    /// The methods, calling the database layer through `conductor`.
+    pub fn new(conductor: ConductorApi) -> Self {
+        WorkerManager { conductor }
+    }
+}
+
+impl WorkerManager {
+    /// The calls to the database layer.
+    pub fn conductor(&self) -> &ConductorApi {
+        &self.conductor
+    }
+}
+
+#[osprofiler::trace_impl(name = "rpc")]
+impl WorkerManager {
+    /// Builds an instance: recorded `BUILDING`, spawned, recorded `ACTIVE`.
+    pub async fn build_instance(
+        &self,
+        name: String,
+        flavor: String,
+    ) -> Result<InstanceRecord, WorkerError> {
+        let record = self.conductor.instance_create(&name, &flavor).await?;
+        driver_spawn(&record.name).await;
+        self.conductor.instance_update(&record.id, "ACTIVE").await
+    }
+}
+
+/// The hypervisor's work, simulated.
+#[osprofiler::trace(name = "driver")]
+async fn driver_spawn(name: &str) {
+    let _ = name;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+#[derive(Deserialize)]
+struct BuildArgs {
+    name: String,
+    flavor: String,
+}
+
+/// Runs `method` of `manager` with `args`: the reply to send.
+pub async fn dispatch(manager: &WorkerManager, method: &str, args: Map<String, Value>) -> RpcReply {
+    let result = match method {
+        "build_instance" => match serde_json::from_value::<BuildArgs>(Value::Object(args)) {
+            Ok(a) => manager.build_instance(a.name, a.flavor).await,
+            Err(e) => return RpcReply::failure("TypeError", e.to_string()),
+        },
+        other => {
+            return RpcReply::failure(
+                "UnsupportedVersion",
+                format!("endpoint does not support RPC method {other}"),
+            )
+        }
+    };
+    match result.map(serde_json::to_value) {
+        Ok(Ok(result)) => RpcReply {
+            result,
+            failure: None,
+        },
+        Ok(Err(e)) => RpcReply::failure("ValueError", e.to_string()),
+        Err(e) => RpcReply::failure(std::any::type_name::<WorkerError>(), e.to_string()),
+    }
+}
