@@ -5,13 +5,20 @@
 //! traced code (a full queue drops the point and counts it), flush and shutdown requests that
 //! travel through the same queue (so they see every point sent before them), and a worker
 //! that owns a small tokio runtime to drive async drivers.
+//!
+//! The worker drains the queue on a schedule ([`BatchConfig::scheduled_delay`]) instead of
+//! waiting on it: a worker blocked in `recv` must be woken by every point (a futex call and a
+//! context switch, several microseconds on a busy machine, paid by the traced request). A
+//! sender wakes the worker only when it has gone idle (it found the queue empty and parked
+//! without a deadline), so a steady stream of points costs no wake-ups at all, and an idle
+//! service no timer ticks. Flush and shutdown wake it at once.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use super::Notifier;
@@ -27,6 +34,10 @@ pub struct BatchConfig {
     pub max_batch: usize,
     /// Longest a driver call may take before its batch counts as failed. Default 10 s.
     pub send_timeout: Duration,
+    /// How often a busy worker drains the queue (it sleeps this long between rounds, and goes
+    /// idle after a round that found nothing). Default 10 ms: the longest a point waits before
+    /// it is handed to the driver.
+    pub scheduled_delay: Duration,
     /// `info.host` of every notification. Default: this machine's host name.
     pub host: String,
     /// `project` of every notification.
@@ -41,6 +52,7 @@ impl Default for BatchConfig {
             queue_capacity: 16_384,
             max_batch: 512,
             send_timeout: Duration::from_secs(10),
+            scheduled_delay: Duration::from_millis(10),
             host: crate::hostname().to_owned(),
             project: None,
             service: None,
@@ -93,6 +105,7 @@ enum Msg {
 /// ```
 pub struct BatchNotifier {
     tx: SyncSender<Msg>,
+    wake: Arc<Wake>,
     counters: Arc<Counters>,
     worker: Mutex<Option<JoinHandle<()>>>,
     warned_full: AtomicBool,
@@ -105,8 +118,10 @@ impl BatchNotifier {
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let driver_name = driver.name();
+        let wake = Arc::new(Wake::default());
         let worker = Worker {
             rx,
+            wake: wake.clone(),
             driver,
             counters: counters.clone(),
             failing: false,
@@ -116,7 +131,10 @@ impl BatchNotifier {
             .name("osprofiler-notifier".into())
             .spawn(move || worker.run());
         let handle = match handle {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                let _ = wake.worker.set(h.thread().clone());
+                Some(h)
+            }
             Err(e) => {
                 tracing::error!("osprofiler: cannot start the notifier thread: {e}; trace points will be dropped");
                 None
@@ -124,6 +142,7 @@ impl BatchNotifier {
         };
         Arc::new(BatchNotifier {
             tx,
+            wake,
             counters,
             worker: Mutex::new(handle),
             warned_full: AtomicBool::new(false),
@@ -198,6 +217,7 @@ impl BatchNotifier {
                 }
             }
         }
+        self.wake.now();
         let left = deadline.saturating_duration_since(Instant::now());
         reply_rx.recv_timeout(left).is_ok()
     }
@@ -206,17 +226,25 @@ impl BatchNotifier {
 impl Notifier for BatchNotifier {
     #[inline]
     fn notify(&self, point: TracePoint) {
-        if let Err(e) = self.tx.try_send(Msg::Point(point)) {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            if !self.warned_full.swap(true, Ordering::Relaxed) {
-                let why = match e {
-                    TrySendError::Full(_) => "the queue is full (the backend is slow or down)",
-                    TrySendError::Disconnected(_) => "the notifier was shut down",
-                };
-                tracing::warn!(
-                    "osprofiler: dropping trace points: {why}; further drops are only counted"
-                );
-            }
+        match self.tx.try_send(Msg::Point(point)) {
+            Ok(()) => self.wake.if_idle(),
+            Err(e) => self.dropped(e),
+        }
+    }
+}
+
+impl BatchNotifier {
+    #[cold]
+    fn dropped(&self, e: TrySendError<Msg>) {
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.warned_full.swap(true, Ordering::Relaxed) {
+            let why = match e {
+                TrySendError::Full(_) => "the queue is full (the backend is slow or down)",
+                TrySendError::Disconnected(_) => "the notifier was shut down",
+            };
+            tracing::warn!(
+                "osprofiler: dropping trace points: {why}; further drops are only counted"
+            );
         }
     }
 }
@@ -262,8 +290,43 @@ impl Drop for NotifierGuard {
     }
 }
 
+/// How senders wake the worker: only when it is idle (parked with no deadline), or at once
+/// for flush and shutdown.
+#[derive(Debug, Default)]
+struct Wake {
+    /// The worker's thread, once it runs.
+    worker: OnceLock<Thread>,
+    /// Set by the worker before it parks with no deadline.
+    idle: AtomicBool,
+}
+
+impl Wake {
+    /// After a point was queued: wakes the worker if it went idle. One load on the hot path.
+    #[inline]
+    fn if_idle(&self) {
+        // SeqCst pairs with the worker's store + re-check of the queue: either it sees the
+        // point, or this sees `idle`.
+        if self.idle.load(Ordering::SeqCst) && self.idle.swap(false, Ordering::SeqCst) {
+            self.unpark();
+        }
+    }
+
+    /// Wakes the worker whatever it is doing (flush, shutdown).
+    fn now(&self) {
+        self.idle.store(false, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    fn unpark(&self) {
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
+}
+
 struct Worker {
     rx: Receiver<Msg>,
+    wake: Arc<Wake>,
     driver: Arc<dyn Driver>,
     counters: Arc<Counters>,
     failing: bool,
@@ -284,11 +347,27 @@ impl Worker {
         };
         let mut batch: Vec<TracePoint> = Vec::with_capacity(self.config.max_batch);
         loop {
-            // Block for the first message, then take whatever else is already queued.
-            let first = match self.rx.recv_timeout(Duration::from_secs(3600)) {
+            // Take the first message without blocking: sleep between rounds while busy, park
+            // with no deadline once a round finds nothing (senders then wake the worker).
+            let first = match self.rx.try_recv() {
                 Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => {
+                    self.wake.idle.store(true, Ordering::SeqCst);
+                    // Re-check after announcing idleness, so a point sent in between is seen
+                    // here or wakes the park below.
+                    match self.rx.try_recv() {
+                        Ok(m) => {
+                            self.wake.idle.store(false, Ordering::SeqCst);
+                            m
+                        }
+                        Err(TryRecvError::Disconnected) => return,
+                        Err(TryRecvError::Empty) => {
+                            std::thread::park();
+                            continue;
+                        }
+                    }
+                }
             };
             let mut next = Some(first);
             while let Some(msg) = next.take() {
@@ -319,6 +398,8 @@ impl Worker {
                 };
             }
             self.deliver(&rt, &mut batch);
+            // Busy: let points gather (a flush or shutdown unparks at once).
+            std::thread::park_timeout(self.config.scheduled_delay);
         }
     }
 
