@@ -79,7 +79,7 @@ fn python_cli_with_graphviz() -> Option<PathBuf> {
         eprintln!("SKIPPED: the interop virtualenv lacks the `graphviz` package; pip install graphviz into it");
         return None;
     }
-    Some(python.with_file_name("osprofiler"))
+    Some(osprofiler_testkit::python_cli(&python))
 }
 
 fn python_show(cli: &Path, args: &[&str]) -> Output {

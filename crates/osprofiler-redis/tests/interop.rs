@@ -7,8 +7,8 @@
 
 mod support;
 
+use osprofiler_testkit::run;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,24 +32,9 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `program args...`, returns its standard output; panics with its error output.
-fn run(program: &Path, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed:\n{}",
-        program.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Python's `osprofiler trace show --json ID` on `url`, parsed (keys keep their order).
 fn python_trace_show(python: &Path, url: &str, base_id: &str) -> Value {
-    let cli = python.with_file_name("osprofiler");
+    let cli = osprofiler_testkit::python_cli(python);
     let text = run(
         &cli,
         &[

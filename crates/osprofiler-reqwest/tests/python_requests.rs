@@ -2,8 +2,6 @@
 //! `tests/python/requests_points.py`) and through our middleware, against one real server:
 //! the `http` points must carry the same info.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,26 +19,11 @@ fn python_points(cases: &Value) -> Option<Value> {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/python/requests_points.py"
     );
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the interop interpreter runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(cases.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("python printed JSON"))
+    Some(osprofiler_testkit::run_python_json(
+        &python,
+        std::path::Path::new(script),
+        cases,
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,9 +10,10 @@
 //! // ... connect to `url`
 //! ```
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -155,6 +156,62 @@ pub fn python() -> Option<PathBuf> {
     Some(python)
 }
 
+/// Python OSprofiler's own command, `osprofiler`, beside the interop interpreter.
+pub fn python_cli(python: &Path) -> PathBuf {
+    python.with_file_name("osprofiler")
+}
+
+/// Runs `program args...` and returns its standard output; panics with its error output when
+/// it cannot start or fails.
+pub fn run(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed:\n{}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("the output is UTF-8")
+}
+
+/// Runs the Python `script` with `input` as JSON on its standard input and returns what it
+/// prints as JSON (keys in the order printed); panics with its error output when it fails.
+pub fn run_python_json(
+    python: &Path,
+    script: &Path,
+    input: &serde_json::Value,
+) -> serde_json::Value {
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(input.to_string().as_bytes())
+        .expect("the script reads its input");
+    drop(stdin);
+    let out = child.wait_with_output().expect("the script ends");
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{} printed no JSON ({e}):\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 /// A name no other test (in this or another process) uses: `prefix-<pid>-<time>-<n>`, for
 /// keys, queues, tables and trace ids of one test.
 pub fn unique_name(prefix: &str) -> String {
@@ -185,6 +242,13 @@ mod tests {
     #[test]
     fn unique_names_differ() {
         assert_ne!(unique_name("a"), unique_name("a"));
+    }
+
+    #[test]
+    fn run_returns_the_output_and_fails_loudly() {
+        assert_eq!(run(Path::new("echo"), &["a", "b"]), "a b\n");
+        let failed = std::panic::catch_unwind(|| run(Path::new("false"), &[]));
+        assert!(failed.is_err());
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! subprocess, `tests/python/wsgi_points.py`) and through our layer: the notifications must
 //! agree (names, ids, and info: the `request` dict, path normalisation included).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use http::{Request, Response};
@@ -32,26 +30,11 @@ const TARGETS: &[(&str, &str)] = &[
 fn python_points(cases: &Value) -> Option<Value> {
     let python = osprofiler_testkit::python()?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/wsgi_points.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the interop interpreter runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(cases.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("python printed JSON"))
+    Some(osprofiler_testkit::run_python_json(
+        &python,
+        std::path::Path::new(script),
+        cases,
+    ))
 }
 
 #[tokio::test]

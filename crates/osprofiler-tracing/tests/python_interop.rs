@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use osprofiler::{profiler, ProfilerExt, Trace};
@@ -42,22 +40,12 @@ async fn handler(count: u64) {
 fn python_report(notifications: &[osprofiler::Notification]) -> Option<Value> {
     let python = osprofiler_testkit::python()?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_report.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("Python runs");
-    let input = serde_json::to_vec(notifications).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "python_report.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(serde_json::from_slice(&out.stdout).expect("Python's report is JSON"))
+    let input = serde_json::to_value(notifications).unwrap();
+    Some(osprofiler_testkit::run_python_json(
+        &python,
+        std::path::Path::new(script),
+        &input,
+    ))
 }
 
 #[test]

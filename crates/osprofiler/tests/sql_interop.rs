@@ -10,8 +10,8 @@
 
 mod sql_support;
 
+use osprofiler_testkit::run;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use osprofiler::driver::get_driver;
 use serde_json::Value;
@@ -23,21 +23,6 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `program args...`, returns its standard output; panics with its error output.
-fn run(program: &Path, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed:\n{}",
-        program.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Python's view of trace `base_id` in `cs`: its CLI's `trace show --json` for a server,
 /// its SQL driver's report for SQLite.
 fn python_show(python: &Path, cs: &str, base_id: &str) -> Value {
@@ -47,7 +32,7 @@ fn python_show(python: &Path, cs: &str, base_id: &str) -> Value {
             &[script("sql_show.py").to_str().unwrap(), cs, base_id],
         )
     } else {
-        let cli = python.with_file_name("osprofiler");
+        let cli = osprofiler_testkit::python_cli(python);
         run(
             &cli,
             &[
