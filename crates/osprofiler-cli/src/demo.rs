@@ -11,7 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use osprofiler::driver::{default_connection_string, mask_password, DriverOptions};
+use async_trait::async_trait;
+use osprofiler::driver::memory::MemoryDriver;
+use osprofiler::driver::{
+    default_connection_string, mask_password, Driver, DriverError, DriverOptions,
+};
+use osprofiler::notification::Notification;
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::profiler::{self, Profiler};
 use osprofiler::signing::{pack_ids, signed_unpack};
@@ -36,7 +41,18 @@ pub async fn run(mut options: DriverOptions) -> Result<()> {
     options.project = Some(PROJECT.to_owned());
     options.service = Some("api".to_owned());
     let host = options.host.clone();
-    let driver = crate::show::open_driver(options).await?;
+    let store = crate::show::open_driver(options).await?;
+    // A store that cannot show a trace again (`otlp://` is write-only; reading `messaging://`
+    // takes the trace off the queue) is written through a tee, and the tree is read from
+    // its in-memory copy, so the trace stays there for `trace show` or a collector.
+    let copy = (!can_read_again(connection_string)).then(|| Arc::new(MemoryDriver::new()));
+    let driver: Arc<dyn Driver> = match &copy {
+        Some(copy) => Arc::new(Tee {
+            store: store.clone(),
+            copy: copy.clone(),
+        }),
+        None => store.clone(),
+    };
     let pipeline = |service: &str| {
         BatchNotifier::start(
             driver.clone(),
@@ -84,7 +100,11 @@ pub async fn run(mut options: DriverOptions) -> Result<()> {
         bail!("could not store the demo trace in {masked} ({lost} trace points lost)");
     }
 
-    let report = driver
+    let reader: Arc<dyn Driver> = match copy {
+        Some(copy) => copy,
+        None => store,
+    };
+    let report = reader
         .get_report(&base_id)
         .await
         .map_err(|e| anyhow!("{e}"))?;
@@ -97,6 +117,10 @@ pub async fn run(mut options: DriverOptions) -> Result<()> {
     println!();
     if connection_string.starts_with("memory") {
         println!("Trace {base_id} was kept in memory only; store it with --connection-string sqlite://PATH.");
+        return Ok(());
+    }
+    if connection_string.starts_with("otlp") {
+        println!("Trace {base_id} was exported to {masked} (write only: see it in the OpenTelemetry backend).");
         return Ok(());
     }
     println!("Trace {base_id} is stored in {masked}. See it again with:");
@@ -317,5 +341,31 @@ mod tests {
             "'sqlite:///tmp/a b.db'"
         );
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
+
+/// Whether reading a trace from `connection_string` leaves it there to be read again.
+fn can_read_again(connection_string: &str) -> bool {
+    !(connection_string.starts_with("messaging") || connection_string.starts_with("otlp"))
+}
+
+/// Writes to the store and keeps a copy in memory: the demo's tree comes from the copy when
+/// the store cannot be read back without losing the trace.
+#[derive(Debug)]
+struct Tee {
+    store: Arc<dyn Driver>,
+    copy: Arc<MemoryDriver>,
+}
+
+#[async_trait]
+impl Driver for Tee {
+    fn name(&self) -> &'static str {
+        self.store.name()
+    }
+
+    async fn notify(&self, batch: &[Notification]) -> Result<(), DriverError> {
+        // Only what the store accepted is shown.
+        self.store.notify(batch).await?;
+        self.copy.notify(batch).await
     }
 }

@@ -25,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use osprofiler::report::{Node, Report};
 use serde_json::{Map, Value};
 
-use crate::pyjson::python_float_repr;
+use osprofiler::pyjson::python_float_repr;
 
 /// Output formats `--render-dot` takes from the file's extension (Graphviz's `-T` names).
 /// Any other extension (or none) renders to `FILE.pdf`, as Python's CLI always does.

@@ -9,6 +9,8 @@ pub fn register_all() {
     osprofiler_redis::register();
     #[cfg(feature = "otlp")]
     osprofiler_otlp::register();
+    #[cfg(feature = "messaging")]
+    osprofiler_messaging::register();
 }
 
 /// The schemes this build serves, for `--help` and error messages.
@@ -19,6 +21,8 @@ pub fn schemes() -> Vec<&'static str> {
     schemes.extend(["redis", "redissentinel"]);
     #[cfg(feature = "otlp")]
     schemes.push("otlp");
+    #[cfg(feature = "messaging")]
+    schemes.push("messaging");
     #[cfg(feature = "postgres")]
     schemes.extend(["postgresql", "postgres"]);
     #[cfg(feature = "mysql")]

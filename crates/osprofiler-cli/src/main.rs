@@ -6,7 +6,6 @@ mod dot;
 mod drivers;
 mod html;
 mod options;
-mod pyjson;
 mod show;
 mod start;
 mod table;
@@ -58,7 +57,8 @@ The trace id goes to standard error; see the trace afterwards with
 
 #[derive(Debug, Args)]
 struct Connection {
-    /// Storage driver's connection string (sqlite://PATH, memory://, messaging://, ...).
+    /// Storage driver's connection string: sqlite://PATH, postgresql://..., mysql://..., redis://...,
+    /// redissentinel://..., messaging://, otlp://HOST:4318 (write only), memory://.
     /// Defaults to $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
     #[arg(
         long = "connection-string",
@@ -230,7 +230,9 @@ fn main() -> ExitCode {
 /// chooses more.
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env()
+        // The messaging reader reports its progress while it waits for the queue to go quiet.
+        .unwrap_or_else(|_| EnvFilter::new("warn,osprofiler_messaging=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

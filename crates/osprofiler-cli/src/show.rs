@@ -9,7 +9,8 @@ use osprofiler::report::{report_from_json_file_contents, Report, ReportError};
 use serde_json::Value;
 use std::sync::Arc;
 
-use crate::{dot, html, pyjson, table, tree};
+use crate::{dot, html, table, tree};
+use osprofiler::pyjson;
 
 /// A trace to show: a report built here, or a report read from a file (shown as it is, as
 /// Python's CLI re-dumps the file it loaded).

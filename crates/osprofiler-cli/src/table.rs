@@ -4,7 +4,7 @@
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
-use crate::pyjson::python_float_repr;
+use osprofiler::pyjson::python_float_repr;
 
 /// A cell as Python's `str()` shows it: strings bare, `null` as `None`, booleans as
 /// `True`/`False`, floats as Python's `repr`, the rest as JSON.
