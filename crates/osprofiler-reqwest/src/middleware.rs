@@ -58,9 +58,12 @@ impl ProfilerMiddleware {
     }
 
     /// As the `[profiler]` options say: a point per call only with `trace_requests` (Python's
-    /// default is off); trace headers are passed on either way, so the callee still joins.
+    /// default is off; trace headers are passed on either way, so the callee still joins),
+    /// and a `traceparent` with `w3c_traceparent` (ours).
     pub fn from_config(conf: &ProfilerConfig) -> Self {
-        Self::new().record_points(conf.trace_requests)
+        Self::new()
+            .record_points(conf.trace_requests)
+            .traceparent(conf.w3c_traceparent)
     }
 
     /// Whether each call gets its own `http`/`https` point (default: true). When false, the

@@ -190,7 +190,11 @@ async fn a_failed_call_stops_its_point_with_the_error() {
 async fn traceparent_carries_the_otlp_ids_and_the_server_records_it() {
     let (addr, server_points) = serve().await;
     let points = Arc::new(CollectingNotifier::new());
-    let http = client(ProfilerMiddleware::new().traceparent(true));
+    // Through the config, as a service turns it on.
+    let mut conf = osprofiler::ProfilerConfig::default();
+    conf.set("trace_requests", "true", "test").unwrap();
+    conf.set("w3c_traceparent", "true", "test").unwrap();
+    let http = client(ProfilerMiddleware::from_config(&conf));
     let seen: Value = traced(&points, async {
         http.get(format!("http://{addr}/echo"))
             .send()
@@ -236,6 +240,7 @@ async fn without_points_the_headers_name_the_current_point() {
     let names: Vec<&str> = n.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["caller-start", "caller-stop"]);
     assert_eq!(seen["base_id"], n[0].base_id);
+    assert!(seen["traceparent"].is_null(), "off by default: {seen}");
     assert_eq!(server_points.notifications()[0].parent_id, n[0].trace_id);
 }
 

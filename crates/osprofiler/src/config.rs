@@ -46,6 +46,10 @@ pub struct ProfilerConfig {
     /// Seconds a reader of `messaging://` waits for one more notification before it takes the
     /// trace as complete (the CLI's `--idle-timeout`; not an option of Python's config).
     pub idle_timeout: f64,
+    /// Ours, not Python's: outgoing HTTP calls also carry a W3C `traceparent` made from the
+    /// OSprofiler ids (the OTLP driver's mapping), so an OpenTelemetry-instrumented callee
+    /// continues the trace the `otlp://` export shows. Default false.
+    pub w3c_traceparent: bool,
 }
 
 impl Default for ProfilerConfig {
@@ -66,6 +70,7 @@ impl Default for ProfilerConfig {
             transport_url: None,
             control_exchange: "openstack".to_owned(),
             idle_timeout: 1.0,
+            w3c_traceparent: false,
         }
     }
 }
@@ -138,6 +143,9 @@ impl ProfilerConfig {
             }
             "trace_requests" => {
                 self.trace_requests = parse_bool(v).ok_or_else(|| bad("expected a boolean"))?
+            }
+            "w3c_traceparent" => {
+                self.w3c_traceparent = parse_bool(v).ok_or_else(|| bad("expected a boolean"))?
             }
             "filter_error_trace" => {
                 self.filter_error_trace = parse_bool(v).ok_or_else(|| bad("expected a boolean"))?
@@ -374,6 +382,9 @@ mod tests {
         let mut c = ProfilerConfig::default();
         assert_eq!(c.idle_timeout, 1.0);
         c.set("idle_timeout", "2.5", "--idle-timeout").unwrap();
+        assert!(!c.w3c_traceparent);
+        c.set("w3c_traceparent", "yes", "t").unwrap();
+        assert!(c.w3c_traceparent);
         c.set("socket_timeout", "0", "t").unwrap();
         assert_eq!((c.idle_timeout, c.socket_timeout), (2.5, 0.0));
         for bad in ["-1", "nan", "inf", "soon", ""] {
