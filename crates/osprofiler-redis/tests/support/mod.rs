@@ -197,6 +197,12 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) {
 /// Runs `redis-cli -p <port> args...` and returns its output (for checks the driver does
 /// not make: TTLs, raw values).
 pub fn redis_cli(url: &str, args: &[&str]) -> String {
+    try_redis_cli(url, args).unwrap_or_else(|e| panic!("redis-cli {args:?} failed: {e}"))
+}
+
+/// [`redis_cli`] for polling a server that may answer an error for a while (`-LOADING`
+/// while a replica loads its copy during a failover): the error instead of a panic.
+pub fn try_redis_cli(url: &str, args: &[&str]) -> Result<String, String> {
     let hp = osprofiler_testkit::host_port(url, 6379);
     let (host, port) = hp.rsplit_once(':').expect("host:port");
     let out = Command::new("redis-cli")
@@ -204,8 +210,15 @@ pub fn redis_cli(url: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("redis-cli runs");
-    assert!(out.status.success(), "redis-cli {args:?} failed");
-    String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+    let text = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ))
+    }
 }
 
 /// Driver options for `url` with `filter_error_trace` on and a project and service.
