@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Request;
-use osprofiler::signing::signed_unpack;
+use osprofiler::signing::Verifier;
 use osprofiler::Info;
 use serde_json::{Map, Value};
 
@@ -48,15 +48,14 @@ pub(crate) struct Incoming {
 pub(crate) fn verify(
     info: &HeaderValue,
     hmac: Option<&HeaderValue>,
-    keys: &[String],
+    keys: &Verifier,
 ) -> Option<Incoming> {
     let info = info.to_str().ok()?;
     let hmac = match hmac {
         Some(h) => h.to_str().ok()?,
         None => "",
     };
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let mut trace = signed_unpack(info, hmac, &keys)?;
+    let mut trace = keys.unpack(info, hmac)?;
     if !trace_is_valid(&trace) {
         return None;
     }
@@ -213,8 +212,8 @@ mod tests {
         HeaderValue::from_str(s).unwrap()
     }
 
-    fn keys(k: &[&str]) -> Vec<String> {
-        k.iter().map(|s| s.to_string()).collect()
+    fn keys(k: &[&str]) -> Verifier {
+        Verifier::new(k)
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use osprofiler::signing::Verifier;
 use osprofiler::{Notifier, ProfilerConfig, Profiling};
 use tower_layer::Layer;
 
@@ -13,8 +14,9 @@ use crate::service::ProfilerService;
 pub(crate) struct Config {
     /// Python's `enabled`: when false, trace headers are not even looked at.
     pub(crate) enabled: bool,
-    /// Python's `hmac_keys`: incoming headers must be signed with one of them (rotation).
-    pub(crate) hmac_keys: Vec<String>,
+    /// Python's `hmac_keys`: incoming headers must be signed with one of them (rotation),
+    /// each key's HMAC state prepared once.
+    pub(crate) hmac_keys: Verifier,
     /// Where the points of traced requests go; `None`: the process-wide notifier.
     pub(crate) notifier: Option<Arc<dyn Notifier>>,
     /// `request.scheme` when the request URI has none (HTTP/1 origin-form requests).
@@ -45,12 +47,12 @@ impl ProfilerLayer {
     pub fn new<I, K>(hmac_keys: I) -> Self
     where
         I: IntoIterator<Item = K>,
-        K: Into<String>,
+        K: AsRef<str>,
     {
         ProfilerLayer {
             config: Arc::new(Config {
                 enabled: false,
-                hmac_keys: hmac_keys.into_iter().map(Into::into).collect(),
+                hmac_keys: Verifier::new(hmac_keys),
                 notifier: None,
                 default_scheme: Arc::from("http"),
             }),
@@ -140,7 +142,7 @@ mod tests {
         };
         let layer = ProfilerLayer::from_config(&conf);
         assert!(layer.is_enabled());
-        assert_eq!(layer.config.hmac_keys, ["a", "b"]);
+        assert_eq!(layer.config.hmac_keys.len(), 2);
     }
 
     #[test]
