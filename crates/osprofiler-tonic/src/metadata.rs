@@ -12,7 +12,6 @@ use http::{HeaderMap, HeaderValue};
 use osprofiler::notifier::Notifier;
 use osprofiler::signing;
 use osprofiler::Profiler;
-use serde_json::Value;
 use tonic::metadata::{MetadataMap, MetadataValue};
 
 /// The metadata key of the signed trace ids (`X-Trace-Info` in lower case).
@@ -56,14 +55,16 @@ pub fn inject_headers(headers: &mut HeaderMap, profiler: &Profiler) {
 /// Verifies incoming trace metadata with a service's HMAC keys and makes the callee's
 /// profiler: what the server layer and the server interceptor share.
 ///
-/// The rules are the HTTP server middleware's (DESIGN section 4): the HMAC must match one of
-/// the keys (rotation), and the decoded object must hold exactly `base_id` and, optionally,
-/// `parent_id` (both strings) besides the `hmac_key` that verification adds. Anything else
-/// (no keys, missing or empty values, a wrong signature, an unknown key, a malformed payload)
-/// gives `None`: the call runs unprofiled, and never fails because of its metadata.
+/// The rules are the HTTP server middleware's (DESIGN section 4,
+/// [`osprofiler::signing::Verifier::verify_trace`]): the HMAC must match one of the keys
+/// (rotation), and the decoded object must hold `base_id` and nothing else but `parent_id`
+/// (strings, or `null`: a `null` base id starts a new trace, as Python's `WsgiMiddleware`
+/// does). Anything else (no keys, missing or empty values, a wrong signature, an unknown
+/// key, a malformed payload) gives `None`: the call runs unprofiled, and never fails
+/// because of its metadata.
 #[derive(Clone)]
 pub struct Verifier {
-    keys: Arc<[String]>,
+    keys: Arc<signing::Verifier>,
     notifier: Option<Arc<dyn Notifier>>,
 }
 
@@ -73,10 +74,10 @@ impl Verifier {
     pub fn new<I, K>(hmac_keys: I) -> Self
     where
         I: IntoIterator<Item = K>,
-        K: Into<String>,
+        K: AsRef<str>,
     {
         Verifier {
-            keys: hmac_keys.into_iter().map(Into::into).collect(),
+            keys: Arc::new(signing::Verifier::new(hmac_keys)),
             notifier: None,
         }
     }
@@ -90,7 +91,7 @@ impl Verifier {
     /// when profiling is enabled, none otherwise.
     pub fn from_profiling(profiling: &osprofiler::Profiling) -> Self {
         if profiling.enabled() {
-            Self::new(profiling.hmac_keys.iter().cloned())
+            Self::new(&profiling.hmac_keys)
         } else {
             Self::disabled()
         }
@@ -130,26 +131,15 @@ impl Verifier {
 
     /// Verifies the two values; the callee's profiler, or `None` (see the type).
     pub fn verify(&self, info: &str, hmac: &str) -> Option<Profiler> {
-        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        let object = signing::signed_unpack(info, hmac, &keys)?;
-        let mut base_id = None;
-        let mut parent_id = None;
-        let mut hmac_key = None;
-        for (name, value) in &object {
-            let Value::String(value) = value else {
-                return None;
-            };
-            match name.as_str() {
-                "base_id" => base_id = Some(value.as_str()),
-                "parent_id" => parent_id = Some(value.as_str()),
-                "hmac_key" => hmac_key = Some(value.as_str()),
-                _ => return None,
-            }
-        }
-        let (base_id, hmac_key) = (base_id?, hmac_key?);
+        let signing::SignedTrace {
+            hmac_key,
+            base_id,
+            parent_id,
+        } = self.keys.verify_trace(info, hmac)?;
+        let (base_id, parent_id) = (base_id.as_deref(), parent_id.as_deref());
         Some(match &self.notifier {
-            Some(n) => Profiler::with_notifier(hmac_key, Some(base_id), parent_id, n.clone()),
-            None => Profiler::new(hmac_key, Some(base_id), parent_id),
+            Some(n) => Profiler::with_notifier(hmac_key, base_id, parent_id, n.clone()),
+            None => Profiler::new(hmac_key, base_id, parent_id),
         })
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Request;
-use osprofiler::signing::Verifier;
+use osprofiler::signing::{SignedTrace, Verifier};
 use osprofiler::Info;
 use serde_json::{Map, Value};
 
@@ -27,66 +27,21 @@ pub const TRACESTATE_KEY: &str = "tracestate";
 /// W3C's advice: a `tracestate` longer than this may be dropped.
 const TRACESTATE_MAX: usize = 512;
 
-/// A verified incoming trace: what the request's profiler is made from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Incoming {
-    /// The server key that matched: onward calls are signed with it.
-    pub(crate) hmac_key: String,
-    /// `None` (JSON `null`): a new trace, as Python's `init(base_id=None)`.
-    pub(crate) base_id: Option<String>,
-    /// `None` when absent or `null`: the `base_id` is the parent.
-    pub(crate) parent_id: Option<String>,
-}
-
-/// Verifies the trace headers against `keys` as Python's `WsgiMiddleware` does: the
-/// signature must match one of the keys (`signed_unpack`), and the object must hold
-/// `base_id` and `hmac_key` and nothing else but `parent_id` (`_trace_is_valid`).
-///
-/// Anything else is `None`: the request then runs unprofiled. Python would also accept ids
-/// that are JSON numbers or other non-strings; a profiler here holds text ids, so those are
-/// rejected too.
-pub(crate) fn verify(
+/// Verifies the trace headers against `keys` as Python's `WsgiMiddleware` does
+/// ([`Verifier::verify_trace`]: the signature matches one of the keys, and the object holds
+/// `base_id` and nothing else but `parent_id`). A header value that is not visible ASCII,
+/// or anything the verifier rejects, is `None`: the request then runs unprofiled.
+pub(crate) fn verify<'k>(
     info: &HeaderValue,
     hmac: Option<&HeaderValue>,
-    keys: &Verifier,
-) -> Option<Incoming> {
+    keys: &'k Verifier,
+) -> Option<SignedTrace<'k>> {
     let info = info.to_str().ok()?;
     let hmac = match hmac {
         Some(h) => h.to_str().ok()?,
         None => "",
     };
-    let mut trace = keys.unpack(info, hmac)?;
-    if !trace_is_valid(&trace) {
-        return None;
-    }
-    let hmac_key = match trace.remove("hmac_key")? {
-        Value::String(k) => k,
-        _ => return None,
-    };
-    Some(Incoming {
-        hmac_key,
-        base_id: optional_id(trace.remove("base_id"))?,
-        parent_id: optional_id(trace.remove("parent_id"))?,
-    })
-}
-
-/// Python's `_trace_is_valid`: the required keys are there, and no unknown key is.
-fn trace_is_valid(trace: &Map<String, Value>) -> bool {
-    trace.contains_key("base_id")
-        && trace.contains_key("hmac_key")
-        && trace
-            .keys()
-            .all(|k| matches!(k.as_str(), "base_id" | "hmac_key" | "parent_id"))
-}
-
-/// `Some(None)` for an absent or `null` id, `Some(Some(text))` for a string, `None` (reject)
-/// for any other JSON value.
-fn optional_id(value: Option<Value>) -> Option<Option<String>> {
-    match value {
-        None | Some(Value::Null) => Some(None),
-        Some(Value::String(s)) => Some(Some(s)),
-        Some(_) => None,
-    }
+    keys.verify_trace(info, hmac)
 }
 
 /// The `wsgi` start info Python's `WsgiMiddleware` records, `{"request": {"path", "query",
@@ -219,11 +174,12 @@ mod tests {
     #[test]
     fn accepts_python_headers_with_a_rotated_key() {
         let (info, hmac) = pack_ids("b", "p", "old");
-        let got = verify(&hv(&info), Some(&hv(&hmac)), &keys(&["new", "old"])).unwrap();
+        let k = keys(&["new", "old"]);
+        let got = verify(&hv(&info), Some(&hv(&hmac)), &k).unwrap();
         assert_eq!(
             got,
-            Incoming {
-                hmac_key: "old".into(),
+            SignedTrace {
+                hmac_key: "old",
                 base_id: Some("b".into()),
                 parent_id: Some("p".into())
             }
@@ -245,7 +201,7 @@ mod tests {
             // in Python: never trusted, never a reason to reject.
             let got = verify(&hv(&info), Some(&hv(&hmac)), &k);
             if data.get("hmac_key").is_some() {
-                assert_eq!(got.map(|g| g.hmac_key), Some("k".to_owned()), "{data}");
+                assert_eq!(got.map(|g| g.hmac_key), Some("k"), "{data}");
             } else {
                 assert!(got.is_none(), "{data}");
             }
@@ -258,7 +214,8 @@ mod tests {
     fn null_ids_mean_a_new_trace() {
         let data = serde_json::json!({"base_id": null, "parent_id": null});
         let (info, hmac) = signed_pack(&data, "k").unwrap();
-        let got = verify(&hv(&info), Some(&hv(&hmac)), &keys(&["k"])).unwrap();
+        let k = keys(&["k"]);
+        let got = verify(&hv(&info), Some(&hv(&hmac)), &k).unwrap();
         assert_eq!((got.base_id, got.parent_id), (None, None));
     }
 

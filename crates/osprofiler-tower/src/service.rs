@@ -9,7 +9,9 @@ use http::Request;
 use osprofiler::{profiler, Profiler, ProfilerExt, Trace};
 use tower_service::Service;
 
-use crate::extract::{self, Incoming, X_TRACE_HMAC, X_TRACE_INFO};
+use osprofiler::signing::SignedTrace;
+
+use crate::extract::{self, X_TRACE_HMAC, X_TRACE_INFO};
 use crate::future::{ResponseFuture, WsgiPoint};
 use crate::layer::Config;
 
@@ -58,7 +60,7 @@ impl<S> ProfilerService<S> {
         }
         // The only work an untraced request pays for: one lookup by a prepared name.
         let info = req.headers().get(X_TRACE_INFO)?;
-        let Incoming {
+        let SignedTrace {
             hmac_key,
             base_id,
             parent_id,
@@ -69,8 +71,8 @@ impl<S> ProfilerService<S> {
         )?;
         let (base_id, parent_id) = (base_id.as_deref(), parent_id.as_deref());
         Some(match &self.config.notifier {
-            Some(n) => Profiler::with_notifier(&hmac_key, base_id, parent_id, n.clone()),
-            None => Profiler::new(&hmac_key, base_id, parent_id),
+            Some(n) => Profiler::with_notifier(hmac_key, base_id, parent_id, n.clone()),
+            None => Profiler::new(hmac_key, base_id, parent_id),
         })
     }
 }

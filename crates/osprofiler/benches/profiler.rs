@@ -133,6 +133,19 @@ fn signing(c: &mut Criterion) {
     g.bench_function("signed_unpack_3_keys_last_matches", |b| {
         b.iter(|| signed_unpack(black_box(&info), black_box(&hmac), black_box(&keys)).unwrap())
     });
+    // What the HTTP and gRPC middleware run per traced request: prepared keys, ids read
+    // straight from the payload.
+    let verifier = osprofiler::signing::Verifier::new(keys);
+    g.bench_function("verifier_unpack_3_keys_last_matches", |b| {
+        b.iter(|| verifier.unpack(black_box(&info), black_box(&hmac)).unwrap())
+    });
+    g.bench_function("verify_trace_3_keys_last_matches", |b| {
+        b.iter(|| {
+            verifier
+                .verify_trace(black_box(&info), black_box(&hmac))
+                .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -122,6 +122,179 @@ impl Verifier {
     }
 }
 
+/// A verified incoming trace, in the shape Python's `WsgiMiddleware` accepts
+/// (`_trace_is_valid`): what a callee's profiler is made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTrace<'k> {
+    /// The service key that matched: the callee signs its onward calls with it.
+    pub hmac_key: &'k str,
+    /// `None` (JSON `null`): a new trace, as Python's `profiler.init(base_id=None)`.
+    pub base_id: Option<String>,
+    /// `None` when absent or `null`: the `base_id` is the parent.
+    pub parent_id: Option<String>,
+}
+
+impl Verifier {
+    /// Verifies trace headers as Python's `WsgiMiddleware` does: the HMAC matches one of the
+    /// keys ([`signed_unpack`]), and the object holds `base_id` and nothing else but
+    /// `parent_id` and `hmac_key` (`_trace_is_valid`; a `hmac_key` inside is replaced by the
+    /// key that matched, as Python's). Ids must be strings or `null`: Python would also take
+    /// numbers or lists, which no profiler can use. Anything else is `None`.
+    ///
+    /// The same verdict as [`Verifier::unpack`] followed by those checks, but the payload is
+    /// read straight into the ids, with no JSON map in between: this is the per-request path
+    /// of the HTTP and gRPC middleware.
+    ///
+    /// ```
+    /// use osprofiler::signing::{pack_ids, signed_pack, Verifier};
+    ///
+    /// let verifier = Verifier::new(["old-key", "SECRET_KEY"]);
+    /// let (info, hmac) = pack_ids("b", "p", "SECRET_KEY");
+    /// let trace = verifier.verify_trace(&info, &hmac).unwrap();
+    /// assert_eq!((trace.hmac_key, trace.base_id.as_deref()), ("SECRET_KEY", Some("b")));
+    /// assert_eq!(trace.parent_id.as_deref(), Some("p"));
+    ///
+    /// // Signed, but not a trace Python's middleware would take: an unknown key.
+    /// let odd = serde_json::json!({"base_id": "b", "user": "x"});
+    /// let (info, hmac) = signed_pack(&odd, "SECRET_KEY").unwrap();
+    /// assert!(verifier.unpack(&info, &hmac).is_some());
+    /// assert!(verifier.verify_trace(&info, &hmac).is_none());
+    /// ```
+    pub fn verify_trace(&self, info: &str, hmac: &str) -> Option<SignedTrace<'_>> {
+        let keys = self.keys.iter().map(|(k, m)| (k.as_str(), m.clone()));
+        let hmac_key = matching_key(info, hmac, keys)?;
+        let bytes = URL_SAFE.decode(info.as_bytes()).ok()?;
+        let ids: TraceIds = serde_json::from_slice(&bytes).ok()?;
+        Some(SignedTrace {
+            hmac_key,
+            base_id: ids.base_id?.into_id()?,
+            parent_id: match ids.parent_id {
+                Some(id) => id.into_id()?,
+                None => None,
+            },
+        })
+    }
+}
+
+/// The signed object of a trace header, read without a map: an unknown key fails the read.
+/// A repeated key keeps its last value, as Python's `json.loads`, so an id is judged only
+/// once the whole object is read.
+struct TraceIds {
+    /// `None`: absent.
+    base_id: Option<IdValue>,
+    parent_id: Option<IdValue>,
+}
+
+/// An id as the JSON holds it: text, `null`, or anything else (which no profiler can use).
+enum IdValue {
+    Text(String),
+    Null,
+    Other,
+}
+
+impl IdValue {
+    /// `Some(None)` for `null`, `Some(Some(text))` for text, `None` for anything else.
+    fn into_id(self) -> Option<Option<String>> {
+        match self {
+            IdValue::Text(s) => Some(Some(s)),
+            IdValue::Null => Some(None),
+            IdValue::Other => None,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IdValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+        struct Visit;
+
+        impl<'de> Visitor<'de> for Visit {
+            type Value = IdValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<IdValue, E> {
+                Ok(IdValue::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<IdValue, E> {
+                Ok(IdValue::Text(v))
+            }
+            fn visit_unit<E>(self) -> Result<IdValue, E> {
+                Ok(IdValue::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IdValue, E> {
+                Ok(IdValue::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IdValue, E> {
+                Ok(IdValue::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IdValue, E> {
+                Ok(IdValue::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IdValue, E> {
+                Ok(IdValue::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IdValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(IdValue::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(IdValue::Other)
+            }
+        }
+
+        d.deserialize_any(Visit)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TraceIds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Field {
+            BaseId,
+            ParentId,
+            HmacKey,
+        }
+
+        struct Visit;
+
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = TraceIds;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a trace object: base_id, optional parent_id and hmac_key")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TraceIds, A::Error> {
+                let mut ids = TraceIds {
+                    base_id: None,
+                    parent_id: None,
+                };
+                while let Some(field) = map.next_key::<Field>()? {
+                    match field {
+                        Field::BaseId => ids.base_id = Some(map.next_value()?),
+                        Field::ParentId => ids.parent_id = Some(map.next_value()?),
+                        // Replaced by the key that matched, whatever it holds.
+                        Field::HmacKey => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(ids)
+            }
+        }
+
+        d.deserialize_map(Visit)
+    }
+}
+
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the keys: they are what lets anyone start traces.
@@ -138,14 +311,7 @@ fn unpack_with<'k>(
     hmac: &str,
     keys: impl Iterator<Item = (&'k str, HmacSha1)>,
 ) -> Option<Map<String, Value>> {
-    if info.is_empty() {
-        return None;
-    }
-    let given = decode_hex(hmac.trim())?;
-    let key = keys.into_iter().find_map(|(key, mut m)| {
-        m.update(info.as_bytes());
-        m.verify_slice(&given).is_ok().then_some(key)
-    })?;
+    let key = matching_key(info, hmac, keys)?;
     let bytes = URL_SAFE.decode(info.as_bytes()).ok()?;
     match serde_json::from_slice::<Value>(&bytes).ok()? {
         Value::Object(mut map) => {
@@ -154,6 +320,27 @@ fn unpack_with<'k>(
         }
         _ => None,
     }
+}
+
+/// The first key whose HMAC of `info` is `hmac` (lower-case hex, white space around it
+/// ignored, compared in constant time), as Python's `signed_unpack` tries its keys.
+fn matching_key<'k>(
+    info: &str,
+    hmac: &str,
+    keys: impl Iterator<Item = (&'k str, HmacSha1)>,
+) -> Option<&'k str> {
+    if info.is_empty() {
+        return None;
+    }
+    // An HMAC-SHA1 is 20 bytes: hex of any other length matches no key.
+    let mut given = [0u8; 20];
+    if !decode_hex_into(hmac.trim(), &mut given) {
+        return None;
+    }
+    keys.into_iter().find_map(|(key, mut m)| {
+        m.update(info.as_bytes());
+        m.verify_slice(&given).is_ok().then_some(key)
+    })
 }
 
 fn mac(key: &str) -> HmacSha1 {
@@ -181,10 +368,8 @@ fn encode_hex(bytes: &[u8]) -> String {
 }
 
 /// Lower-case hex only: Python compares the hex text, so an upper-case HMAC never matches.
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
+/// Fills `out` from `s` when `s` is exactly twice as long; false for anything else.
+fn decode_hex_into(s: &str, out: &mut [u8]) -> bool {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -192,10 +377,16 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
             _ => None,
         }
     }
-    s.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
+    if s.len() != out.len() * 2 {
+        return false;
+    }
+    for (byte, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(hi), Some(lo)) => *byte = hi << 4 | lo,
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -221,5 +412,101 @@ mod tests {
         assert!(signed_unpack(&info, &hmac, &["old-key"]).is_none());
         assert!(signed_unpack(&info, "", &["new-key"]).is_none());
         assert!(signed_unpack(&info, "zz", &["new-key"]).is_none());
+    }
+
+    /// What [`Verifier::verify_trace`] must decide, written the plain way: the map of
+    /// [`Verifier::unpack`], then Python's `_trace_is_valid` and string-or-null ids.
+    fn reference(
+        v: &Verifier,
+        info: &str,
+        hmac: &str,
+    ) -> Option<(String, Option<String>, Option<String>)> {
+        let map = v.unpack(info, hmac)?;
+        if !map.contains_key("base_id")
+            || !map
+                .keys()
+                .all(|k| matches!(k.as_str(), "base_id" | "parent_id" | "hmac_key"))
+        {
+            return None;
+        }
+        let id = |k: &str| match map.get(k) {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) => Some(Some(s.clone())),
+            Some(_) => None,
+        };
+        Some((
+            map["hmac_key"].as_str()?.to_owned(),
+            id("base_id")?,
+            id("parent_id")?,
+        ))
+    }
+
+    fn typed(
+        v: &Verifier,
+        info: &str,
+        hmac: &str,
+    ) -> Option<(String, Option<String>, Option<String>)> {
+        let t = v.verify_trace(info, hmac)?;
+        Some((t.hmac_key.to_owned(), t.base_id, t.parent_id))
+    }
+
+    #[test]
+    fn verify_trace_takes_what_python_middleware_takes() {
+        let v = Verifier::new(["a", "k"]);
+        let check = |json: &str, want: Option<(&str, Option<&str>, Option<&str>)>| {
+            let info = URL_SAFE.encode(json);
+            let hmac = sign(info.as_bytes(), "k");
+            let want =
+                want.map(|(k, b, p)| (k.to_owned(), b.map(str::to_owned), p.map(str::to_owned)));
+            assert_eq!(typed(&v, &info, &hmac), want, "{json}");
+            assert_eq!(reference(&v, &info, &hmac), want, "{json}");
+        };
+        check(
+            r#"{"base_id": "b", "parent_id": "p"}"#,
+            Some(("k", Some("b"), Some("p"))),
+        );
+        check(r#"{"base_id": "b"}"#, Some(("k", Some("b"), None)));
+        check(
+            r#"{"base_id": null, "parent_id": null}"#,
+            Some(("k", None, None)),
+        );
+        check(
+            r#"{"base_id": "b", "hmac_key": 7}"#,
+            Some(("k", Some("b"), None)),
+        );
+        check(
+            r#"{"base_id": "x", "base_id": "b"}"#,
+            Some(("k", Some("b"), None)),
+        );
+        check(r#"{"base_\u0069d": "b"}"#, Some(("k", Some("b"), None)));
+        check(r#"{"parent_id": "p"}"#, None);
+        check(r#"{"base_id": "b", "user": "u"}"#, None);
+        check(r#"{"base_id": 1}"#, None);
+        check(r#"{"base_id": "b", "parent_id": ["p"]}"#, None);
+        check(r#"["base_id"]"#, None);
+        check(r#"{"base_id": "b""#, None);
+        check("", None);
+    }
+
+    proptest::proptest! {
+        /// Any object over the keys and values that matter gets the reference's verdict.
+        #[test]
+        fn verify_trace_agrees_with_the_map_path(
+            fields in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["base_id", "parent_id", "hmac_key", "other", "base_i\\u0064"]),
+                    proptest::sample::select(vec!["null", "\"id\"", "\"\\u00e9\"", "1", "[]", "{}", "true"]),
+                ),
+                0..5,
+            ),
+            sign_with in proptest::sample::select(vec!["k", "a", "z"]),
+        ) {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+            let json = format!("{{{}}}", body.join(", "));
+            let info = URL_SAFE.encode(&json);
+            let hmac = sign(info.as_bytes(), sign_with);
+            let v = Verifier::new(["a", "k"]);
+            proptest::prop_assert_eq!(typed(&v, &info, &hmac), reference(&v, &info, &hmac), "{}", json);
+        }
     }
 }
