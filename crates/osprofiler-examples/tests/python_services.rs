@@ -14,10 +14,9 @@
 //!   whose tree is client (Python) -> wsgi (ours) -> http (ours) -> wsgi (Python) -> db
 //!   (Python), every parent id right, one base id.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -72,15 +71,8 @@ impl PythonService {
             child,
             stderr: Some(stderr),
         };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("wsgi_app.py is not ready within {WAIT:?} (or exited)"));
+        let line = osprofiler_testkit::first_line(stdout, WAIT)
+            .unwrap_or_else(|| panic!("wsgi_app.py is not ready within {WAIT:?} (or exited)"));
         let port = line
             .strip_prefix("ready ")
             .and_then(|p| p.parse().ok())
@@ -134,19 +126,6 @@ async fn items(State((client, python)): State<(ClientWithMiddleware, String)>) -
         .expect("the Python service answers");
     assert_eq!(response.status(), 200);
     response.text().await.expect("the Python service's body")
-}
-
-/// `osprofiler trace show --json ID --connection-string URL` as `cli` prints it.
-fn trace_show_json(cli: &Path, url: &str, base_id: &str) -> String {
-    let args = [
-        "trace",
-        "show",
-        "--json",
-        base_id,
-        "--connection-string",
-        url,
-    ];
-    osprofiler_testkit::run(cli, &args)
 }
 
 /// Our `osprofiler` binary, beside the test binaries once built (`cargo test --workspace`
@@ -248,7 +227,12 @@ fn python_client_to_our_service_to_a_python_service_is_one_trace() {
 
     // One report, whoever reads it.
     let ours = serde_json::to_value(rt.block_on(driver.get_report(&base_id)).unwrap()).unwrap();
-    let python_text = trace_show_json(&osprofiler_testkit::python_cli(&python), &url, &base_id);
+    let python_text = osprofiler_testkit::trace_show_json(
+        &osprofiler_testkit::python_cli(&python),
+        &base_id,
+        &url,
+        &[],
+    );
     let theirs: Value = serde_json::from_str(&python_text).expect("Python's CLI prints JSON");
     assert_eq!(
         serde_json::to_string(&ours).unwrap(),
@@ -258,7 +242,7 @@ fn python_client_to_our_service_to_a_python_service_is_one_trace() {
     // And our command prints it byte for byte as Python's does.
     match our_cli() {
         Some(cli) => assert_eq!(
-            trace_show_json(&cli, &url, &base_id),
+            osprofiler_testkit::trace_show_json(&cli, &base_id, &url, &[]),
             python_text,
             "our `osprofiler trace show --json` differs from Python's"
         ),

@@ -2,10 +2,8 @@
 //! processes on the real RabbitMQ, both storing trace points in one SQLite file, then reads
 //! the traces back with the library's driver and checks their trees.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use osprofiler::driver::{get_driver, DriverOptions};
@@ -39,13 +37,7 @@ fn start_server(amqp: &str, queue: &str, cs: &str, max_requests: u32) -> Server 
         .spawn()
         .expect("rpc_server starts");
     let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx.recv_timeout(WAIT).expect("rpc_server is ready in time");
+    let line = osprofiler_testkit::first_line(stdout, WAIT).expect("rpc_server is ready in time");
     assert_eq!(line, format!("ready {queue}"));
     Server(child)
 }

@@ -6,10 +6,8 @@
 //! are served and traced nowhere.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use osprofiler::driver::{get_driver, DriverOptions};
@@ -43,15 +41,8 @@ impl Service {
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let stdout = child.stdout.take().unwrap();
         let service = Service { name, child };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("{name} is not ready within {WAIT:?}"));
+        let line = osprofiler_testkit::first_line(stdout, WAIT)
+            .unwrap_or_else(|| panic!("{name} is not ready within {WAIT:?}"));
         let rest = line
             .strip_prefix(&format!("ready {name} "))
             .unwrap_or_else(|| panic!("{name} printed {line:?}"));

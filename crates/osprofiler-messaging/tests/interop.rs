@@ -30,28 +30,9 @@ fn script(name: &str) -> PathBuf {
 
 /// Python's `osprofiler trace show --json ID` on the messaging driver.
 fn python_trace_show(python: &Path, base_id: &str, transport_url: &str) -> Value {
-    let cli = python.with_file_name("osprofiler");
-    let out = Command::new(&cli)
-        .args([
-            "trace",
-            "show",
-            "--json",
-            base_id,
-            "--connection-string",
-            "messaging://",
-            "--transport-url",
-            transport_url,
-            "--idle-timeout",
-            "1",
-        ])
-        .output()
-        .expect("run Python's osprofiler CLI");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "Python's CLI failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let cli = osprofiler_testkit::python_cli(python);
+    let extra = ["--transport-url", transport_url, "--idle-timeout", "1"];
+    let stdout = osprofiler_testkit::trace_show_json(&cli, base_id, "messaging://", &extra);
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
 

@@ -35,18 +35,13 @@ fn script(name: &str) -> PathBuf {
 /// Python's `osprofiler trace show --json ID` on `url`, parsed (keys keep their order).
 fn python_trace_show(python: &Path, url: &str, base_id: &str) -> Value {
     let cli = osprofiler_testkit::python_cli(python);
-    let text = run(
+    serde_json::from_str(&osprofiler_testkit::trace_show_json(
         &cli,
-        &[
-            "trace",
-            "show",
-            "--json",
-            base_id,
-            "--connection-string",
-            url,
-        ],
-    );
-    serde_json::from_str(&text).unwrap()
+        base_id,
+        url,
+        &[],
+    ))
+    .unwrap()
 }
 
 /// Compact JSON text: equal texts mean equal values *and* equal key order.

@@ -10,7 +10,7 @@
 //! // ... connect to `url`
 //! ```
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -175,6 +175,40 @@ pub fn run(program: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("the output is UTF-8")
+}
+
+/// `cli trace show --json BASE_ID --connection-string CS EXTRA...`: what an `osprofiler`
+/// command (ours, or Python's from [`python_cli`]) prints for a trace, as text, for tests
+/// that compare the two byte for byte or parse it.
+pub fn trace_show_json(
+    cli: &Path,
+    base_id: &str,
+    connection_string: &str,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
+        "trace",
+        "show",
+        "--json",
+        base_id,
+        "--connection-string",
+        connection_string,
+    ];
+    args.extend_from_slice(extra);
+    run(cli, &args)
+}
+
+/// The first line a child process prints on `stdout` (its `ready ...` line), waiting at most
+/// `within`; `None` when it printed none by then or closed its output. The lines after it
+/// are read and dropped in the background, so the child never blocks on a full pipe.
+pub fn first_line(stdout: impl Read + Send + 'static, within: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx.recv_timeout(within).ok()
 }
 
 /// Runs the Python `script` with `input` as JSON on its standard input and returns what it

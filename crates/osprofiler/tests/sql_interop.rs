@@ -32,17 +32,11 @@ fn python_show(python: &Path, cs: &str, base_id: &str) -> Value {
             &[script("sql_show.py").to_str().unwrap(), cs, base_id],
         )
     } else {
-        let cli = osprofiler_testkit::python_cli(python);
-        run(
-            &cli,
-            &[
-                "trace",
-                "show",
-                "--json",
-                base_id,
-                "--connection-string",
-                cs,
-            ],
+        osprofiler_testkit::trace_show_json(
+            &osprofiler_testkit::python_cli(python),
+            base_id,
+            cs,
+            &[],
         )
     };
     serde_json::from_str(&out).unwrap()
