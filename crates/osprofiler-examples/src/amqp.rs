@@ -73,6 +73,35 @@ pub struct RpcReply {
 }
 
 impl RpcReply {
+    /// The reply for a method's outcome, as oslo.messaging's server sends it: the result as
+    /// JSON, or a failure named by the error's Rust type (Python names its class).
+    pub fn from_result<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> Self {
+        match result.map(serde_json::to_value) {
+            Ok(Ok(result)) => RpcReply {
+                result,
+                failure: None,
+            },
+            Ok(Err(e)) => RpcReply::failure("ValueError", e.to_string()),
+            Err(e) => RpcReply::failure(std::any::type_name::<E>(), e.to_string()),
+        }
+    }
+
+    /// The reply for a method the server does not have (oslo.messaging's
+    /// `UnsupportedVersion`).
+    pub fn unsupported(method: &str) -> Self {
+        RpcReply::failure(
+            "UnsupportedVersion",
+            format!("endpoint does not support RPC method {method}"),
+        )
+    }
+
+    /// The arguments of a call read as `T`, or the reply for arguments that do not fit
+    /// (Python's `TypeError` for a call with the wrong arguments).
+    pub fn parse_args<T: serde::de::DeserializeOwned>(args: Map<String, Value>) -> Result<T, Self> {
+        serde_json::from_value(Value::Object(args))
+            .map_err(|e| RpcReply::failure("TypeError", e.to_string()))
+    }
+
     /// A failed call.
     pub fn failure(class: impl Into<String>, message: impl Into<String>) -> Self {
         RpcReply {

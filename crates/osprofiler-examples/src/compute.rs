@@ -111,33 +111,18 @@ pub async fn dispatch(
     method: &str,
     args: Map<String, Value>,
 ) -> RpcReply {
-    fn parse<T: for<'de> Deserialize<'de>>(args: Map<String, Value>) -> Result<T, RpcReply> {
-        serde_json::from_value(Value::Object(args))
-            .map_err(|e| RpcReply::failure("TypeError", e.to_string()))
-    }
     let result = match method {
-        "build_instance" => match parse::<BuildArgs>(args) {
+        "build_instance" => match RpcReply::parse_args::<BuildArgs>(args) {
             Ok(a) => manager.build_instance(a.name, a.flavor).await,
             Err(reply) => return reply,
         },
-        "reboot_instance" => match parse::<RebootArgs>(args) {
+        "reboot_instance" => match RpcReply::parse_args::<RebootArgs>(args) {
             Ok(a) => manager.reboot_instance(a.id).await,
             Err(reply) => return reply,
         },
-        other => {
-            return RpcReply::failure(
-                "UnsupportedVersion",
-                format!("endpoint does not support RPC method {other}"),
-            )
-        }
+        other => return RpcReply::unsupported(other),
     };
-    match result {
-        Ok(result) => RpcReply {
-            result,
-            failure: None,
-        },
-        Err(e) => RpcReply::failure(std::any::type_name::<ComputeError>(), e.to_string()),
-    }
+    RpcReply::from_result(result)
 }
 
 /// The caller's side (nova's `compute_rpcapi.ComputeAPI`): one method per RPC method, each an

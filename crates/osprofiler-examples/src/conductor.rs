@@ -297,38 +297,22 @@ pub async fn dispatch(
     method: &str,
     args: Map<String, Value>,
 ) -> RpcReply {
-    fn parse<T: for<'de> Deserialize<'de>>(args: Map<String, Value>) -> Result<T, RpcReply> {
-        serde_json::from_value(Value::Object(args))
-            .map_err(|e| RpcReply::failure("TypeError", e.to_string()))
-    }
     let result = match method {
-        "instance_create" => match parse::<CreateArgs>(args) {
+        "instance_create" => match RpcReply::parse_args::<CreateArgs>(args) {
             Ok(a) => manager.instance_create(a.name, a.flavor).await,
             Err(reply) => return reply,
         },
-        "instance_update" => match parse::<UpdateArgs>(args) {
+        "instance_update" => match RpcReply::parse_args::<UpdateArgs>(args) {
             Ok(a) => manager.instance_update(a.id, a.status).await,
             Err(reply) => return reply,
         },
-        "instance_get" => match parse::<GetArgs>(args) {
+        "instance_get" => match RpcReply::parse_args::<GetArgs>(args) {
             Ok(a) => manager.instance_get(a.id).await,
             Err(reply) => return reply,
         },
-        other => {
-            return RpcReply::failure(
-                "UnsupportedVersion",
-                format!("endpoint does not support RPC method {other}"),
-            )
-        }
+        other => return RpcReply::unsupported(other),
     };
-    match result.map(serde_json::to_value) {
-        Ok(Ok(result)) => RpcReply {
-            result,
-            failure: None,
-        },
-        Ok(Err(e)) => RpcReply::failure("ValueError", e.to_string()),
-        Err(e) => RpcReply::failure(std::any::type_name::<DbError>(), e.to_string()),
-    }
+    RpcReply::from_result(result)
 }
 
 #[cfg(test)]

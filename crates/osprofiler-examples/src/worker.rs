@@ -142,23 +142,11 @@ struct BuildArgs {
 /// Runs `method` of `manager` with `args`: the reply to send.
 pub async fn dispatch(manager: &WorkerManager, method: &str, args: Map<String, Value>) -> RpcReply {
     let result = match method {
-        "build_instance" => match serde_json::from_value::<BuildArgs>(Value::Object(args)) {
+        "build_instance" => match RpcReply::parse_args::<BuildArgs>(args) {
             Ok(a) => manager.build_instance(a.name, a.flavor).await,
-            Err(e) => return RpcReply::failure("TypeError", e.to_string()),
+            Err(reply) => return reply,
         },
-        other => {
-            return RpcReply::failure(
-                "UnsupportedVersion",
-                format!("endpoint does not support RPC method {other}"),
-            )
-        }
+        other => return RpcReply::unsupported(other),
     };
-    match result.map(serde_json::to_value) {
-        Ok(Ok(result)) => RpcReply {
-            result,
-            failure: None,
-        },
-        Ok(Err(e)) => RpcReply::failure("ValueError", e.to_string()),
-        Err(e) => RpcReply::failure(std::any::type_name::<WorkerError>(), e.to_string()),
-    }
+    RpcReply::from_result(result)
 }
