@@ -3,6 +3,7 @@
 //! finish (`--idle-timeout`). Flags are checked here, when they are parsed, so that a typo is
 //! a usage error (exit code 2) before anything connects.
 
+use osprofiler::driver::mask_password;
 use std::time::Duration;
 
 use osprofiler::driver::DriverOptions;
@@ -60,7 +61,7 @@ pub fn parse_idle_timeout(s: &str) -> Result<Duration, String> {
 /// (a driver name, `://`, hosts with valid ports); the messaging driver reads it. Errors show
 /// the URL with its passwords masked.
 pub fn parse_transport_url(s: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("{why} in transport URL {}", mask_transport_url(s));
+    let bad = |why: &str| format!("{why} in transport URL {}", mask_password(s));
     let Some((driver, rest)) = s.split_once("://") else {
         return Err(bad(
             "expected driver://[user:password@]host:port/[vhost], e.g. rabbit://guest:guest@localhost:5672/; no `://`",
@@ -130,25 +131,6 @@ impl clap::builder::TypedValueParser for TransportUrlParser {
     }
 }
 
-/// A transport URL with every host's password masked (`rabbit://u:***@h1,u:***@h2/`).
-pub fn mask_transport_url(s: &str) -> String {
-    let Some((driver, rest)) = s.split_once("://") else {
-        return s.to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let hosts: Vec<String> = rest[..end]
-        .split(',')
-        .map(|host| match host.rsplit_once('@') {
-            Some((user_info, hostport)) => match user_info.split_once(':') {
-                Some((user, _)) => format!("{user}:***@{hostport}"),
-                None => host.to_owned(),
-            },
-            None => host.to_owned(),
-        })
-        .collect();
-    format!("{driver}://{}{}", hosts.join(","), &rest[end..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,10 +173,10 @@ mod tests {
     #[test]
     fn masks_every_host() {
         assert_eq!(
-            mask_transport_url("rabbit://a:pw1@h1:5672,b:pw2@h2:5672/v?x=1"),
+            mask_password("rabbit://a:pw1@h1:5672,b:pw2@h2:5672/v?x=1"),
             "rabbit://a:***@h1:5672,b:***@h2:5672/v?x=1"
         );
-        assert_eq!(mask_transport_url("rabbit://h1/"), "rabbit://h1/");
+        assert_eq!(mask_password("rabbit://h1/"), "rabbit://h1/");
     }
 
     #[test]

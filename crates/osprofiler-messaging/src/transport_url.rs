@@ -4,6 +4,7 @@
 //!
 //! Messages never show a password: [`TransportUrl`]'s `Display` masks every one.
 
+use osprofiler::driver::mask_password;
 use std::fmt;
 
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
@@ -61,7 +62,7 @@ impl TransportUrl {
     /// `heartbeat` ones; TLS is not compiled in.
     pub fn parse(url: &str) -> Result<TransportUrl, TransportUrlError> {
         let fail = |reason: &str| TransportUrlError {
-            url: mask_url(url),
+            url: mask_password(url),
             reason: reason.to_owned(),
         };
         let url_trim = url.trim();
@@ -228,31 +229,6 @@ fn parse_host(entry: &str) -> Result<Broker, String> {
     })
 }
 
-/// Masks every password of a URL that did not parse (each `user:pass@` of its host list).
-pub fn mask_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        // Not a URL at all: hide whatever could be a password.
-        return match (url.split_once(':'), url.rsplit_once('@')) {
-            (Some((user, _)), Some((_, host))) if !user.contains('@') => {
-                format!("{user}:***@{host}")
-            }
-            _ => url.to_owned(),
-        };
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let masked: Vec<String> = rest[..end]
-        .split(',')
-        .map(|h| match h.rsplit_once('@') {
-            Some((user, host)) => match user.split_once(':') {
-                Some((u, _)) => format!("{u}:***@{host}"),
-                None => h.to_owned(),
-            },
-            None => h.to_owned(),
-        })
-        .collect();
-    format!("{scheme}://{}{}", masked.join(","), &rest[end..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +284,7 @@ mod tests {
             assert!(!e.to_string().contains("secret"), "{e}");
         }
         assert_eq!(
-            mask_url("rabbit://a:b@h1,c:d@h2/v?x=1"),
+            mask_password("rabbit://a:b@h1,c:d@h2/v?x=1"),
             "rabbit://a:***@h1,c:***@h2/v?x=1"
         );
     }

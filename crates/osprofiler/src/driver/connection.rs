@@ -67,28 +67,56 @@ impl fmt::Debug for ConnectionString {
     }
 }
 
-/// `scheme://user:secret@host/...` becomes `scheme://user:***@host/...`; strings without a
-/// password come back unchanged.
+/// `scheme://user:secret@host/...` becomes `scheme://user:***@host/...`, for every host of
+/// a comma-separated list (oslo.messaging's `rabbit://u:p@h1,u2:p2@h2/`); a bare
+/// `user:secret@host` too. Strings without a password come back unchanged. What every error
+/// message and log line that names a connection string or transport URL shows.
 pub fn mask_password(s: &str) -> String {
     let Some(start) = s.find("://").map(|i| i + 3) else {
-        return s.to_owned();
+        return mask_user_info(s);
     };
     let rest = &s[start..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return s.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return s.to_owned();
-    };
     format!(
-        "{}{}:***{}",
+        "{}{}{}",
         &s[..start],
-        &userinfo[..colon],
-        &s[start + at..]
+        mask_hosts(&rest[..authority_end]),
+        &rest[authority_end..]
     )
+}
+
+/// Masks each `user:secret@host` of a comma-separated host list. A piece without `@` belongs
+/// to the next piece that has one (a password may hold a comma; a credential-less host
+/// before it is then shown as part of the user name, which hides nothing secret); pieces
+/// after the last `@` are plain hosts.
+fn mask_hosts(authority: &str) -> String {
+    let mut hosts: Vec<String> = Vec::new();
+    let mut pending: Option<String> = None;
+    for piece in authority.split(',') {
+        let entry = match pending.take() {
+            Some(before) => format!("{before},{piece}"),
+            None => piece.to_owned(),
+        };
+        if piece.contains('@') {
+            hosts.push(mask_user_info(&entry));
+        } else {
+            pending = Some(entry);
+        }
+    }
+    hosts.extend(pending);
+    hosts.join(",")
+}
+
+/// `user:secret@host` (the last `@` ends the user info, the first `:` in it ends the user)
+/// becomes `user:***@host`.
+fn mask_user_info(entry: &str) -> String {
+    let Some(at) = entry.rfind('@') else {
+        return entry.to_owned();
+    };
+    match entry[..at].find(':') {
+        Some(colon) => format!("{}:***{}", &entry[..colon], &entry[at..]),
+        None => entry.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +160,20 @@ mod tests {
             "mysql+pymysql://u:***@db/x"
         );
         assert_eq!(mask_password("sqlite:///tmp/a:b@c"), "sqlite:///tmp/a:b@c");
+        for (given, shown) in [
+            (
+                "rabbit://a:pw1@h1:5672,b:pw2@h2:5672/v?x=1",
+                "rabbit://a:***@h1:5672,b:***@h2:5672/v?x=1",
+            ),
+            ("rabbit://a:p,w@h1,h2/", "rabbit://a:***@h1,h2/"),
+            ("rabbit://h1,b:pw@h2/", "rabbit://h1,b:***@h2/"),
+            ("rabbit://h1,h2/", "rabbit://h1,h2/"),
+            ("guest:secret@localhost", "guest:***@localhost"),
+            ("sqlite::memory:", "sqlite::memory:"),
+            ("messaging", "messaging"),
+        ] {
+            assert_eq!(mask_password(given), shown, "{given}");
+        }
         assert_eq!(
             mask_password("redis://localhost:6379"),
             "redis://localhost:6379"
