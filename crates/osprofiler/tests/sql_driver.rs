@@ -4,123 +4,20 @@
 //! errors.
 #![cfg(feature = "sqlite")]
 
-use std::sync::Arc;
+mod sql_support;
+
 use std::time::Duration;
 
-use osprofiler::driver::sqlite::{decode_data, encode_data, SqliteDriver};
-use osprofiler::driver::{get_driver, Driver, DriverOptions};
-use osprofiler::notifier::{BatchConfig, BatchNotifier, CollectingNotifier, Notifier};
-use osprofiler::report::{Entry, Field, ReportBuilder};
-use osprofiler::{Info, Notification, Profiler, TracePoint};
+use osprofiler::driver::sqlite::SqliteDriver;
+use osprofiler::driver::{get_driver, Driver};
+use osprofiler::{Info, Notification};
 use serde_json::{json, Value};
+use sql_support::{assert_recorded_report, options, record, HOST, PYTHON_INDEXES};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row};
 
-const HOST: &str = "db-host";
-
-fn options(cs: &str) -> DriverOptions {
-    let mut o = DriverOptions::new(cs);
-    o.host = HOST.to_owned();
-    o.project = Some("proj".to_owned());
-    o.service = Some("api".to_owned());
-    o
-}
-
 fn cs(dir: &tempfile::TempDir, name: &str) -> String {
     format!("sqlite://{}", dir.path().join(name).display())
-}
-
-/// Sends every point to both a pipeline and a collector, to know what was stored.
-#[derive(Debug)]
-struct Tee(Arc<BatchNotifier>, Arc<CollectingNotifier>);
-
-impl Notifier for Tee {
-    fn notify(&self, point: TracePoint) {
-        self.1.notify(point.clone());
-        self.0.notify(point);
-    }
-}
-
-fn info(v: Value) -> Option<Info> {
-    match v {
-        Value::Object(m) => Some(m),
-        _ => None,
-    }
-}
-
-/// Records a small trace with an error through a `BatchNotifier` into `driver`; returns its
-/// base id and the notifications as stored.
-fn record(driver: Arc<dyn Driver>, service: &str, fail: bool) -> (String, Vec<Notification>) {
-    let config = BatchConfig {
-        host: "point-host".to_owned(),
-        project: Some("proj".to_owned()),
-        service: Some(service.to_owned()),
-        ..BatchConfig::default()
-    };
-    let batch = BatchNotifier::start(driver, config.clone());
-    let seen = Arc::new(CollectingNotifier::new());
-    let mut p = Profiler::with_notifier(
-        "key",
-        None,
-        None,
-        Arc::new(Tee(batch.clone(), seen.clone())),
-    );
-    p.start(
-        "wsgi",
-        info(json!({"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"}})),
-    );
-    p.start(
-        "db",
-        info(json!({"db": {"statement": "SELECT 1", "params": {}}})),
-    );
-    std::thread::sleep(Duration::from_millis(2));
-    p.stop(None);
-    p.start("driver", None);
-    if fail {
-        p.stop(Some(osprofiler::error_info(
-            "ValueError",
-            "bad \"thing\"".into(),
-        )));
-    } else {
-        p.stop(None);
-    }
-    p.stop(None);
-    assert!(batch.flush(Duration::from_secs(10)));
-    assert_eq!(batch.stats().failed, 0);
-    let base_id = p.base_id().to_string();
-    let stored = seen
-        .points()
-        .into_iter()
-        .map(|pt| {
-            pt.into_notification(
-                &config.host,
-                config.project.as_deref(),
-                config.service.as_deref(),
-            )
-        })
-        .collect();
-    (base_id, stored)
-}
-
-/// The report Python's SQL reader builds from these rows: host from the column (the driver's
-/// host), raw payload the `data` object.
-fn expected_report(stored: &[Notification], host: &str) -> Value {
-    let mut b = ReportBuilder::new();
-    for n in stored {
-        let data = decode_data(&encode_data(n)).unwrap();
-        b.append(Entry {
-            trace_id: &n.trace_id,
-            parent_id: Some(&n.parent_id),
-            name: &n.name,
-            project: Field::from(n.project.as_deref()),
-            service: Field::from(n.service.as_deref()),
-            host: Field::from(host),
-            timestamp: &n.timestamp,
-            raw_payload: data,
-        })
-        .unwrap();
-    }
-    serde_json::to_value(b.finish()).unwrap()
 }
 
 async fn raw_connection(path: &std::path::Path) -> sqlx::SqliteConnection {
@@ -136,25 +33,9 @@ async fn round_trip_through_the_pipeline() {
     let dir = tempfile::tempdir().unwrap();
     let driver = get_driver(options(&cs(&dir, "t.db"))).await.unwrap();
     assert_eq!(driver.name(), "sqlite");
-    let d = driver.clone();
-    let (base_id, stored) = tokio::task::spawn_blocking(move || record(d, "api", true))
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 6);
-
+    let (base_id, stored) = record(driver.clone(), "api").await;
     let report = serde_json::to_value(driver.get_report(&base_id).await.unwrap()).unwrap();
-    assert_eq!(report, expected_report(&stored, HOST));
-    let wsgi = &report["children"][0]["info"];
-    assert_eq!(wsgi["host"], HOST);
-    assert_eq!(wsgi["project"], "proj");
-    assert_eq!(
-        wsgi["meta.raw_payload.wsgi-start"],
-        json!({"info": {"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"},
-                         "host": "point-host"}})
-    );
-    let driver_node = &report["children"][0]["children"][1]["info"];
-    assert_eq!(driver_node["name"], "driver");
-    assert_eq!(driver_node["exception"], "ValueError");
+    assert_recorded_report(&report, &stored);
 
     // Another driver on the same file (another process) reads the same report.
     let other = get_driver(options(&cs(&dir, "t.db"))).await.unwrap();
@@ -221,19 +102,7 @@ async fn layout_is_pythons() {
     .map(|r| r.get(0))
     .collect();
     indexes.sort();
-    assert_eq!(
-        indexes,
-        [
-            "ix_data_base_id",
-            "ix_data_host",
-            "ix_data_name",
-            "ix_data_parent_id",
-            "ix_data_project",
-            "ix_data_service",
-            "ix_data_timestamp",
-            "ix_data_trace_id"
-        ]
-    );
+    assert_eq!(indexes, PYTHON_INDEXES);
     let journal: String = sqlx::query("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -343,65 +212,7 @@ async fn reads_rows_written_by_python() {
 #[tokio::test]
 async fn lists_traces_and_error_traces() {
     let dir = tempfile::tempdir().unwrap();
-    let driver = get_driver(options(&cs(&dir, "list.db"))).await.unwrap();
-    let note = |base: &str, name: &str, ts: &str, etype: Option<&str>| {
-        let mut info = Info::new();
-        if let Some(e) = etype {
-            info.insert("etype".into(), json!(e));
-            info.insert("message".into(), json!("m"));
-        }
-        info.insert("host".into(), json!("h"));
-        Notification {
-            name: name.into(),
-            base_id: base.into(),
-            trace_id: format!("{base}-t"),
-            parent_id: base.into(),
-            timestamp: ts.into(),
-            info,
-            project: Some("p".into()),
-            service: Some("s".into()),
-        }
-    };
-    // Inserted out of time order: lists are oldest first.
-    driver
-        .notify(&[
-            note("late", "a-start", "2026-01-02T00:00:00.000000", None),
-            note("early", "a-start", "2026-01-01T00:00:00.000000", None),
-            note("late", "a-stop", "2026-01-02T00:00:01.000000", Some("E1")),
-            note("early", "a-stop", "2026-01-01T00:00:01.000000", None),
-            note("mid", "a-start", "2026-01-01T12:00:00.000000", None),
-            note("mid", "a-stop", "2026-01-01T12:00:02.000000", Some("E2")),
-            note("mid", "b-stop", "2026-01-01T12:00:03.000000", Some("E3")),
-        ])
-        .await
-        .unwrap();
-    let traces = driver
-        .list_traces(&["base_id", "timestamp", "service"])
-        .await
-        .unwrap();
-    let got: Vec<Value> = traces.into_iter().map(Value::Object).collect();
-    assert_eq!(
-        got,
-        [
-            json!({"base_id": "early", "timestamp": "2026-01-01T00:00:00.000000", "service": "s"}),
-            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:00.000000", "service": "s"}),
-            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s"}),
-        ]
-    );
-    let errors: Vec<Value> = driver
-        .list_error_traces()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(Value::Object)
-        .collect();
-    assert_eq!(
-        errors,
-        [
-            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:02.000000"}),
-            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:01.000000"}),
-        ]
-    );
+    sql_support::check_trace_lists(get_driver(options(&cs(&dir, "list.db"))).await.unwrap()).await;
 }
 
 #[tokio::test]

@@ -6,46 +6,27 @@
 
 mod sql_support;
 
-use std::sync::Arc;
+use osprofiler::driver::get_driver;
+use sql_support::{
+    assert_recorded_report, check_trace_lists, options, record, test_on_each_server, text, Server,
+    TempDb, HOST, PYTHON_INDEXES,
+};
 
-use osprofiler::driver::{get_driver, Driver};
-use osprofiler::{Info, Notification};
-use serde_json::{json, Value};
-use sql_support::{expected_report, options, record, text, Server, TempDb, HOST};
-
-async fn round_trip(server: Server) {
-    let Some(db) = TempDb::new(server).await else {
-        return;
-    };
+async fn round_trip(db: TempDb) {
     let driver = get_driver(options(&db.url)).await.unwrap();
     assert_eq!(
         driver.name(),
-        match server {
+        match db.server {
             Server::Postgres => "postgresql",
             Server::MariaDb => "mysql",
         }
     );
-    let d = driver.clone();
-    let (base_id, stored) = tokio::task::spawn_blocking(move || record(d, "api"))
-        .await
-        .unwrap();
-    assert_eq!(stored.len(), 6);
+    let (base_id, stored) = record(driver.clone(), "api").await;
     let report = serde_json::to_value(driver.get_report(&base_id).await.unwrap()).unwrap();
-    assert_eq!(text(&report), text(&expected_report(&stored, HOST)));
-    let wsgi = &report["children"][0]["info"];
-    assert_eq!(wsgi["host"], HOST);
-    assert_eq!(
-        wsgi["meta.raw_payload.wsgi-start"],
-        json!({"info": {"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"},
-                         "host": "point-host"}})
-    );
-    assert_eq!(
-        report["children"][0]["children"][1]["info"]["exception"],
-        "ValueError"
-    );
+    assert_recorded_report(&report, &stored);
 
     // Another driver (another process) on the same table, through SQLAlchemy's spelling.
-    let scheme = match server {
+    let scheme = match db.server {
         Server::Postgres => "postgresql+psycopg2",
         Server::MariaDb => "mysql+pymysql",
     };
@@ -55,7 +36,7 @@ async fn round_trip(server: Server) {
     assert!(driver.get_report("nope").await.unwrap().is_empty());
 
     // The `data` column holds the JSON string of the object, as Python writes it.
-    let data_text = match server {
+    let data_text = match db.server {
         Server::Postgres => "CAST(data AS TEXT)",
         Server::MariaDb => "CAST(data AS CHAR)",
     };
@@ -75,22 +56,15 @@ async fn round_trip(server: Server) {
     assert_eq!(rows[0][3].as_deref(), Some("api"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_round_trip_through_the_pipeline() {
-    round_trip(Server::Postgres).await;
+test_on_each_server! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    round_trip: postgres_round_trip_through_the_pipeline,
+        mariadb_round_trip_through_the_pipeline
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mariadb_round_trip_through_the_pipeline() {
-    round_trip(Server::MariaDb).await;
-}
-
-async fn layout(server: Server) {
-    let Some(db) = TempDb::new(server).await else {
-        return;
-    };
+async fn layout(db: TempDb) {
     let _driver = get_driver(options(&db.url)).await.unwrap();
-    let (columns_sql, indexes_sql) = match server {
+    let (columns_sql, indexes_sql) = match db.server {
         Server::Postgres => (
             "SELECT column_name, data_type, CAST(character_maximum_length AS TEXT) \
              FROM information_schema.columns WHERE table_schema = current_schema() \
@@ -114,7 +88,7 @@ async fn layout(server: Server) {
         .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap(), r[2].clone()))
         .collect();
     // As SQLAlchemy 1.4 creates it for Python (`JSON` is MariaDB's alias of `longtext`).
-    let (int, varchar, json_type) = match server {
+    let (int, varchar, json_type) = match db.server {
         Server::Postgres => ("integer", "character varying", "json"),
         Server::MariaDb => ("int", "varchar", "longtext"),
     };
@@ -140,25 +114,13 @@ async fn layout(server: Server) {
         .into_iter()
         .map(|r| r[0].clone().unwrap())
         .collect();
-    assert_eq!(
-        indexes,
-        [
-            "ix_data_base_id",
-            "ix_data_host",
-            "ix_data_name",
-            "ix_data_parent_id",
-            "ix_data_project",
-            "ix_data_service",
-            "ix_data_timestamp",
-            "ix_data_trace_id"
-        ]
-    );
+    assert_eq!(indexes, PYTHON_INDEXES);
     // Opening it again changes nothing (the table is there).
     let _again = get_driver(options(&db.url)).await.unwrap();
     assert_eq!(db.query(indexes_sql).await.len(), 8);
 
     // The report's rows are found through `ix_data_base_id`.
-    let plan = match server {
+    let plan = match db.server {
         Server::Postgres => {
             db.query(
                 "SET enable_seqscan = off; \
@@ -175,102 +137,25 @@ async fn layout(server: Server) {
     assert!(plan.contains("ix_data_base_id"), "{plan}");
 }
 
-#[tokio::test]
-async fn postgres_table_created_as_python_creates_it() {
-    layout(Server::Postgres).await;
+test_on_each_server! {
+    #[tokio::test]
+    layout: postgres_table_created_as_python_creates_it,
+        mariadb_table_created_as_python_creates_it
 }
 
-#[tokio::test]
-async fn mariadb_table_created_as_python_creates_it() {
-    layout(Server::MariaDb).await;
+async fn trace_lists(db: TempDb) {
+    check_trace_lists(get_driver(options(&db.url)).await.unwrap()).await;
 }
 
-fn note(base: &str, name: &str, ts: &str, etype: Option<&str>) -> Notification {
-    let mut info = Info::new();
-    if let Some(e) = etype {
-        info.insert("etype".into(), json!(e));
-        info.insert("message".into(), json!("m"));
-    }
-    info.insert("host".into(), json!("h"));
-    Notification {
-        name: name.into(),
-        base_id: base.into(),
-        trace_id: format!("{base}-t"),
-        parent_id: base.into(),
-        timestamp: ts.into(),
-        info,
-        project: Some("p".into()),
-        service: Some("s".into()),
-    }
-}
-
-async fn lists(driver: Arc<dyn Driver>) {
-    // Inserted out of time order: lists are oldest first.
-    driver
-        .notify(&[
-            note("late", "a-start", "2026-01-02T00:00:00.000000", None),
-            note("early", "a-start", "2026-01-01T00:00:00.000000", None),
-            note("late", "a-stop", "2026-01-02T00:00:01.000000", Some("E1")),
-            note("early", "a-stop", "2026-01-01T00:00:01.000000", None),
-            note("mid", "a-start", "2026-01-01T12:00:00.000000", None),
-            note("mid", "a-stop", "2026-01-01T12:00:02.000000", Some("E2")),
-            note("mid", "b-stop", "2026-01-01T12:00:03.000000", Some("E3")),
-        ])
-        .await
-        .unwrap();
-    let got: Vec<Value> = driver
-        .list_traces(&["base_id", "timestamp", "service", "info"])
-        .await
-        .unwrap()
-        .into_iter()
-        .map(Value::Object)
-        .collect();
-    assert_eq!(
-        got,
-        [
-            json!({"base_id": "early", "timestamp": "2026-01-01T00:00:00.000000", "service": "s", "info": {"host": "h"}}),
-            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:00.000000", "service": "s", "info": {"host": "h"}}),
-            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s", "info": {"host": "h"}}),
-        ]
-    );
-    let errors: Vec<Value> = driver
-        .list_error_traces()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(Value::Object)
-        .collect();
-    assert_eq!(
-        errors,
-        [
-            json!({"base_id": "mid", "timestamp": "2026-01-01T12:00:02.000000"}),
-            json!({"base_id": "late", "timestamp": "2026-01-02T00:00:01.000000"}),
-        ]
-    );
-}
-
-#[tokio::test]
-async fn postgres_lists_traces_and_error_traces() {
-    let Some(db) = TempDb::new(Server::Postgres).await else {
-        return;
-    };
-    lists(get_driver(options(&db.url)).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn mariadb_lists_traces_and_error_traces() {
-    let Some(db) = TempDb::new(Server::MariaDb).await else {
-        return;
-    };
-    lists(get_driver(options(&db.url)).await.unwrap()).await;
+test_on_each_server! {
+    #[tokio::test]
+    trace_lists: postgres_lists_traces_and_error_traces,
+        mariadb_lists_traces_and_error_traces
 }
 
 /// A `data` table someone else made, with another JSON type, is used as it is.
-async fn foreign_table(server: Server) {
-    let Some(db) = TempDb::new(server).await else {
-        return;
-    };
-    let (id, data) = match server {
+async fn foreign_table(db: TempDb) {
+    let (id, data) = match db.server {
         Server::Postgres => ("id BIGSERIAL PRIMARY KEY", "data JSONB"),
         Server::MariaDb => ("id BIGINT AUTO_INCREMENT PRIMARY KEY", "data TEXT"),
     };
@@ -280,9 +165,9 @@ async fn foreign_table(server: Server) {
          service VARCHAR(64), name VARCHAR(64), {data}, extra INTEGER)"
     ))
     .await;
-    lists(get_driver(options(&db.url)).await.unwrap()).await;
+    check_trace_lists(get_driver(options(&db.url)).await.unwrap()).await;
     // Nothing was added to it.
-    let indexes = match server {
+    let indexes = match db.server {
         Server::Postgres => {
             db.query("SELECT indexname FROM pg_indexes WHERE tablename = 'data' AND indexname LIKE 'ix_%'")
                 .await
@@ -302,14 +187,10 @@ async fn foreign_table(server: Server) {
     assert!(e.contains(&db.name), "{e}");
 }
 
-#[tokio::test]
-async fn postgres_uses_an_existing_table_as_it_is() {
-    foreign_table(Server::Postgres).await;
-}
-
-#[tokio::test]
-async fn mariadb_uses_an_existing_table_as_it_is() {
-    foreign_table(Server::MariaDb).await;
+test_on_each_server! {
+    #[tokio::test]
+    foreign_table: postgres_uses_an_existing_table_as_it_is,
+        mariadb_uses_an_existing_table_as_it_is
 }
 
 /// 20,000 notifications through the notifier pipeline: all stored, none dropped; prints the
@@ -368,10 +249,7 @@ async fn pipeline_throughput() {
 }
 
 /// Services starting together on an empty database all find (or make) one table.
-async fn concurrent_creators(server: Server) {
-    let Some(db) = TempDb::new(server).await else {
-        return;
-    };
+async fn concurrent_creators(db: TempDb) {
     let opening: Vec<_> = (0..4)
         .map(|_| tokio::spawn(get_driver(options(&db.url))))
         .collect();
@@ -379,16 +257,12 @@ async fn concurrent_creators(server: Server) {
     for o in opening {
         drivers.push(o.await.unwrap().unwrap());
     }
-    lists(drivers[3].clone()).await;
+    check_trace_lists(drivers[3].clone()).await;
     assert_eq!(drivers[0].list_traces(&[]).await.unwrap().len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_drivers_starting_together_share_one_table() {
-    concurrent_creators(Server::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mariadb_drivers_starting_together_share_one_table() {
-    concurrent_creators(Server::MariaDb).await;
+test_on_each_server! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    concurrent_creators: postgres_drivers_starting_together_share_one_table,
+        mariadb_drivers_starting_together_share_one_table
 }

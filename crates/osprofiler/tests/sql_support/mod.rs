@@ -1,6 +1,12 @@
-//! Shared by the SQL driver's tests: a private database per test on the real servers, and a
-//! small trace recorded through the notifier pipeline.
-#![allow(dead_code)]
+//! Shared by the SQL driver's tests: a small trace recorded through the notifier pipeline and
+//! the report it must read back as, the trace lists every backend must give, a test per
+//! backend for one body, and (with the server backends) a private database per test on the
+//! real servers.
+// Each test binary uses a part of this.
+#![allow(dead_code, unused_imports, unused_macros)]
+
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+mod servers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +17,10 @@ use osprofiler::notifier::{BatchConfig, BatchNotifier, CollectingNotifier, Notif
 use osprofiler::report::{Entry, Field, ReportBuilder};
 use osprofiler::{Info, Notification, Profiler, TracePoint};
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor};
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+pub(crate) use servers::test_on_each_server;
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+pub use servers::{with_database, Server, TempDb};
 
 /// The `host` the drivers of these tests are made with.
 pub const HOST: &str = "db-host";
@@ -24,141 +33,40 @@ pub fn options(cs: &str) -> DriverOptions {
     o
 }
 
-/// Which server a [`TempDb`] is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Server {
-    Postgres,
-    MariaDb,
-}
+/// The indexes of Python's `data` table (`index=True` in its table definition), by name.
+pub const PYTHON_INDEXES: [&str; 8] = [
+    "ix_data_base_id",
+    "ix_data_host",
+    "ix_data_name",
+    "ix_data_parent_id",
+    "ix_data_project",
+    "ix_data_service",
+    "ix_data_timestamp",
+    "ix_data_trace_id",
+];
 
-/// A database of its own on a real server, dropped at the end of the test: tests run at the
-/// same time and never see each other's `data` table.
-#[derive(Debug)]
-pub struct TempDb {
-    pub server: Server,
-    /// The server's admin URL (its `test` database).
-    admin: String,
-    pub name: String,
-    /// `postgresql://postgres@127.0.0.1:5432/<name>` or `mysql://root@127.0.0.1:3306/<name>`.
-    pub url: String,
-}
-
-/// `url` with its database (the last path segment) replaced by `db`.
-pub fn with_database(url: &str, db: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = head.find("://").map_or(0, |i| i + 3);
-    let base = match head[scheme_end..].find('/') {
-        Some(i) => &head[..scheme_end + i],
-        None => head,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-impl TempDb {
-    /// A new empty database on `server`; `None` when it is not there (the test is skipped,
-    /// see `osprofiler_testkit`).
-    pub async fn new(server: Server) -> Option<TempDb> {
-        let admin = match server {
-            Server::Postgres => osprofiler_testkit::postgres()?,
-            Server::MariaDb => osprofiler_testkit::mariadb()?,
-        };
-        let name = osprofiler_testkit::unique_name("osp")
-            .replace('-', "_")
-            .to_ascii_lowercase();
-        let url = with_database(&admin, &name);
-        admin_execute(server, &admin, &format!("CREATE DATABASE {name}")).await;
-        Some(TempDb {
-            server,
-            admin,
-            name,
-            url,
-        })
-    }
-
-    /// The URL in another scheme spelling (`postgresql+psycopg2`, `mysql+pymysql`, ...).
-    pub fn url_as(&self, scheme: &str) -> String {
-        let rest = self.url.split_once("://").map_or("", |(_, r)| r);
-        format!("{scheme}://{rest}")
-    }
-
-    /// Runs `sql` in this database.
-    pub async fn execute(&self, sql: &str) {
-        admin_execute(self.server, &self.url, sql).await;
-    }
-
-    /// Text columns of `sql`'s rows, in this database.
-    pub async fn query(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        use sqlx::Row;
-        match self.server {
-            Server::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let rows = c.fetch_all(sql).await.unwrap();
-                rows.iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.try_get_unchecked(i).unwrap())
-                            .collect()
-                    })
-                    .collect()
+/// One test per backend, each running the shared test body `$body` with its own argument: a
+/// failure is reported under the backend's test name. `async` bodies are awaited; one call may
+/// declare the tests of several bodies, each group ending in `;`.
+macro_rules! test_per_backend {
+    ($(#[$attr:meta] async $body:ident: $($name:ident($arg:expr)),+;)+) => {
+        $($(
+            #[$attr]
+            async fn $name() {
+                $body($arg).await;
             }
-            Server::MariaDb => {
-                let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                let rows = c.fetch_all(sql).await.unwrap();
-                rows.iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.try_get_unchecked(i).unwrap())
-                            .collect()
-                    })
-                    .collect()
+        )+)+
+    };
+    ($(#[$attr:meta] $body:ident: $($name:ident($arg:expr)),+;)+) => {
+        $($(
+            #[$attr]
+            fn $name() {
+                $body($arg);
             }
-        }
-    }
+        )+)+
+    };
 }
-
-async fn admin_execute(server: Server, url: &str, sql: &str) {
-    match server {
-        Server::Postgres => {
-            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-            c.execute(sql).await.unwrap();
-        }
-        Server::MariaDb => {
-            let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
-            c.execute(sql).await.unwrap();
-        }
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let (server, admin, name) = (self.server, self.admin.clone(), self.name.clone());
-        let sql = match server {
-            Server::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            Server::MariaDb => format!("DROP DATABASE IF EXISTS {name}"),
-        };
-        // Its own thread and runtime: this may run inside a test's runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(20),
-                    admin_execute(server, &admin, &sql),
-                )
-                .await;
-            });
-        })
-        .join();
-    }
-}
+pub(crate) use test_per_backend;
 
 /// Sends every point to both a pipeline and a collector, to know what was stored.
 #[derive(Debug)]
@@ -179,9 +87,19 @@ pub fn info(v: Value) -> Option<Info> {
 }
 
 /// Records a small trace (wsgi > db, driver; the driver point fails) through a
-/// `BatchNotifier` into `driver`; returns its base id and the notifications as stored. Call
-/// it off any async runtime (it blocks on the pipeline's flush).
-pub fn record(driver: Arc<dyn Driver>, service: &str) -> (String, Vec<Notification>) {
+/// `BatchNotifier` into `driver`; returns its base id and the notifications as stored, all six
+/// (three starts, three stops). It runs on a blocking thread: it blocks on the pipeline's
+/// flush.
+pub async fn record(driver: Arc<dyn Driver>, service: &str) -> (String, Vec<Notification>) {
+    let service = service.to_owned();
+    let (base_id, stored) = tokio::task::spawn_blocking(move || record_blocking(driver, &service))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 6);
+    (base_id, stored)
+}
+
+fn record_blocking(driver: Arc<dyn Driver>, service: &str) -> (String, Vec<Notification>) {
     let config = BatchConfig {
         host: "point-host".to_owned(),
         project: Some("proj".to_owned()),
@@ -230,9 +148,27 @@ pub fn record(driver: Arc<dyn Driver>, service: &str) -> (String, Vec<Notificati
     (base_id, stored)
 }
 
+/// Checks the report a driver made with [`options`] reads back for the trace [`record`] wrote
+/// (`stored`): all of it as Python's SQL reader builds it, values and key order, and the parts
+/// a reader looks at.
+pub fn assert_recorded_report(report: &Value, stored: &[Notification]) {
+    assert_eq!(text(report), text(&expected_report(stored, HOST)));
+    let wsgi = &report["children"][0]["info"];
+    assert_eq!(wsgi["host"], HOST);
+    assert_eq!(wsgi["project"], "proj");
+    assert_eq!(
+        wsgi["meta.raw_payload.wsgi-start"],
+        json!({"info": {"request": {"path": "/é", "query": "", "method": "GET", "scheme": "http"},
+                         "host": "point-host"}})
+    );
+    let driver_node = &report["children"][0]["children"][1]["info"];
+    assert_eq!(driver_node["name"], "driver");
+    assert_eq!(driver_node["exception"], "ValueError");
+}
+
 /// The report Python's SQL reader builds from these rows: host from the column (the driver's
 /// host), raw payload the `data` object.
-pub fn expected_report(stored: &[Notification], host: &str) -> Value {
+fn expected_report(stored: &[Notification], host: &str) -> Value {
     let mut b = ReportBuilder::new();
     for n in stored {
         let data = decode_data(&encode_data(n)).unwrap();
@@ -254,4 +190,61 @@ pub fn expected_report(stored: &[Notification], host: &str) -> Value {
 /// Compact JSON text: equal texts mean equal values *and* equal key order.
 pub fn text(v: &Value) -> String {
     serde_json::to_string(v).unwrap()
+}
+
+fn note(base: &str, name: &str, ts: &str, etype: Option<&str>) -> Notification {
+    let mut info = Info::new();
+    if let Some(e) = etype {
+        info.insert("etype".into(), json!(e));
+        info.insert("message".into(), json!("m"));
+    }
+    info.insert("host".into(), json!("h"));
+    Notification {
+        name: name.into(),
+        base_id: base.into(),
+        trace_id: format!("{base}-t"),
+        parent_id: base.into(),
+        timestamp: ts.into(),
+        info,
+        project: Some("p".into()),
+        service: Some("s".into()),
+    }
+}
+
+/// Writes three traces (two with errors) into `driver`'s empty store and checks its trace list
+/// and error-trace list.
+pub async fn check_trace_lists(driver: Arc<dyn Driver>) {
+    // Inserted out of time order: lists are oldest first.
+    driver
+        .notify(&[
+            note("late", "a-start", "2026-01-02T00:00:00.000000", None),
+            note("early", "a-start", "2026-01-01T00:00:00.000000", None),
+            note("late", "a-stop", "2026-01-02T00:00:01.000000", Some("E1")),
+            note("early", "a-stop", "2026-01-01T00:00:01.000000", None),
+            note("mid", "a-start", "2026-01-01T12:00:00.000000", None),
+            note("mid", "a-stop", "2026-01-01T12:00:02.000000", Some("E2")),
+            note("mid", "b-stop", "2026-01-01T12:00:03.000000", Some("E3")),
+        ])
+        .await
+        .unwrap();
+    let traces = driver
+        .list_traces(&["base_id", "timestamp", "service", "info"])
+        .await
+        .unwrap();
+    assert_eq!(
+        json!(traces),
+        json!([
+            {"base_id": "early", "timestamp": "2026-01-01T00:00:00.000000", "service": "s", "info": {"host": "h"}},
+            {"base_id": "mid", "timestamp": "2026-01-01T12:00:00.000000", "service": "s", "info": {"host": "h"}},
+            {"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s", "info": {"host": "h"}},
+        ])
+    );
+    let errors = driver.list_error_traces().await.unwrap();
+    assert_eq!(
+        json!(errors),
+        json!([
+            {"base_id": "mid", "timestamp": "2026-01-01T12:00:02.000000"},
+            {"base_id": "late", "timestamp": "2026-01-02T00:00:01.000000"},
+        ])
+    );
 }
