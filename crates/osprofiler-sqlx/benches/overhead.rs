@@ -13,36 +13,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use osprofiler::notifier::NoopNotifier;
 use osprofiler::{profiler, Profiler};
 use osprofiler_sqlx::SqlTracing;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::SqlitePool;
 
-const SQL: &str = "SELECT ? + 1, ?";
-
-async fn one_statement<'p, E>(executor: E) -> i64
-where
-    E: sqlx::Executor<'p, Database = sqlx::Sqlite>,
-{
-    sqlx::query_scalar(SQL)
-        .bind(black_box(41_i64))
-        .bind("text")
-        .fetch_one(executor)
-        .await
-        .expect("the statement runs")
-}
+mod common;
+use common::one_statement;
 
 fn overhead(c: &mut Criterion) {
-    // A current-thread runtime: `block_on` polls on this thread, whose profiler is current.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let pool: SqlitePool = rt
-        .block_on(
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect("sqlite::memory:"),
-        )
-        .expect("SQLite in memory");
+    let (rt, pool) = common::runtime_and_pool();
     let traced = SqlTracing::enabled().pool(pool.clone());
     let off = SqlTracing::disabled().pool(pool.clone());
 

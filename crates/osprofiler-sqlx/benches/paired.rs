@@ -12,21 +12,9 @@ use std::time::Instant;
 use osprofiler::notifier::NoopNotifier;
 use osprofiler::{profiler, Profiler};
 use osprofiler_sqlx::SqlTracing;
-use sqlx::sqlite::SqlitePoolOptions;
 
-const SQL: &str = "SELECT ? + 1, ?";
-
-async fn one_statement<'p, E>(executor: E) -> i64
-where
-    E: sqlx::Executor<'p, Database = sqlx::Sqlite>,
-{
-    sqlx::query_scalar(SQL)
-        .bind(black_box(41_i64))
-        .bind("text")
-        .fetch_one(executor)
-        .await
-        .expect("the statement runs")
-}
+mod common;
+use common::{one_statement, SQL};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -38,17 +26,7 @@ fn main() {
     let nums: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
     let rounds = nums.first().copied().unwrap_or(31);
     let batch = nums.get(1).copied().unwrap_or(2000);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let pool = rt
-        .block_on(
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect("sqlite::memory:"),
-        )
-        .expect("SQLite in memory");
+    let (rt, pool) = common::runtime_and_pool();
     let traced = SqlTracing::enabled().pool(pool.clone());
     let off = SqlTracing::disabled().pool(pool.clone());
     let profiled = Profiler::with_notifier("SECRET_KEY", None, None, Arc::new(NoopNotifier));

@@ -12,12 +12,14 @@ use osprofiler::ProfilerExt as _;
 use osprofiler_sqlx::{SqlTracing, TracedPool};
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor as _, PgPool, Postgres, Row as _};
-use support::{assert_pairs, infos, python_infos, recording, table};
+use sqlx::{Executor as _, PgPool, Postgres};
+use support::{
+    assert_disabled_records_nothing, assert_infos_match_python, assert_pairs, infos,
+    python_comparison_steps, python_infos, recording, run_python_comparison_steps, table,
+};
 
-/// The server's URL, a pool, and a table `t (id BIGINT PRIMARY KEY, name TEXT NOT NULL)`
-/// under a unique name (dropped by [`drop_table`]); `None` when there is no server.
-async fn database() -> Option<(String, PgPool, String)> {
+/// The server's URL and a pool on it; `None` when there is no server.
+async fn server() -> Option<(String, PgPool)> {
     let url = osprofiler_testkit::postgres()?;
     let pool = PgPoolOptions::new()
         .max_connections(3)
@@ -25,6 +27,13 @@ async fn database() -> Option<(String, PgPool, String)> {
         .connect(&url)
         .await
         .unwrap();
+    Some((url, pool))
+}
+
+/// The server's URL, a pool, and a table `t (id BIGINT PRIMARY KEY, name TEXT NOT NULL)`
+/// under a unique name (dropped by [`drop_table`]); `None` when there is no server.
+async fn database() -> Option<(String, PgPool, String)> {
+    let (url, pool) = server().await?;
     let t = table("t");
     pool.execute(format!("CREATE TABLE {t} (id BIGINT PRIMARY KEY, name TEXT NOT NULL)").as_str())
         .await
@@ -44,71 +53,8 @@ async fn statements_record_the_infos_python_records() {
         return;
     };
     let traced = SqlTracing::enabled().pool(pool.clone());
-    // (sql for sqlx, sql for SQLAlchemy, parameters)
-    let steps = [
-        (
-            format!("INSERT INTO {t} (id, name) VALUES ($1, $2)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 1, "n": "a"}),
-        ),
-        (
-            format!("UPDATE {t} SET name = $1 WHERE id = $2"),
-            format!("UPDATE {t} SET name = :n WHERE id = :i"),
-            json!({"n": "b", "i": 1}),
-        ),
-        (
-            format!("SELECT name FROM {t} WHERE id = $1"),
-            format!("SELECT name FROM {t} WHERE id = :i"),
-            json!({"i": 1}),
-        ),
-        // A unique constraint violation, a NOT NULL violation, a syntax error.
-        (
-            format!("INSERT INTO {t} (id, name) VALUES ($1, $2)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 1, "n": "c"}),
-        ),
-        (
-            format!("INSERT INTO {t} (id, name) VALUES ($1, $2)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 2, "n": null}),
-        ),
-        (
-            "SELECT 1,\n  2 +".to_owned(),
-            "SELECT 1,\n  2 +".to_owned(),
-            json!({}),
-        ),
-    ];
-    let (points, profiler) = recording();
-    let base = profiler.base_id().to_string();
-    async {
-        for (i, (sql, _, params)) in steps.iter().enumerate() {
-            let mut q = sqlx::query(sql);
-            for v in params.as_object().unwrap().values() {
-                q = match v {
-                    Value::Number(n) => q.bind(n.as_i64().unwrap()),
-                    Value::String(s) => q.bind(s.clone()),
-                    _ => q.bind(Option::<String>::None),
-                };
-            }
-            if i == 2 {
-                let rows = q.fetch_all(&traced).await.unwrap();
-                assert_eq!(rows[0].get::<String, _>(0), "b");
-            } else {
-                assert_eq!(q.execute(&traced).await.is_ok(), i < 2, "step {i}");
-            }
-        }
-    }
-    .with_profiler(Some(profiler))
-    .await;
-
-    let notes = points.notifications();
-    assert_pairs(&notes, &base);
-    let ours = infos(&points);
-    assert_eq!(
-        ours[0].1,
-        json!({"db": {"statement": steps[0].0, "params": [1, "a"]}})
-    );
-    assert_eq!(ours[1].1, json!({}));
+    let steps = python_comparison_steps(&t, |k| format!("${k}"), "SELECT 1,\n  2 +");
+    let ours = run_python_comparison_steps(&traced, &steps).await;
     let duplicate = format!(
         "duplicate key value violates unique constraint \"{t}_pkey\"\n\
          DETAIL:  Key (id)=(1) already exists.\n"
@@ -128,20 +74,16 @@ async fn statements_record_the_infos_python_records() {
     pool.execute(format!("DELETE FROM {t}").as_str())
         .await
         .unwrap();
-    let python_steps: Vec<Value> = steps
-        .iter()
-        .map(|(_, sql, params)| json!({"sql": sql, "params": params}))
-        .collect();
-    let theirs = python_infos(&url, &Value::from(python_steps));
+    let theirs = python_infos(&url, &steps);
     drop_table(&pool, &t).await;
     let Some(theirs) = theirs else {
         return;
     };
-    assert_eq!(ours.len(), theirs.len(), "{ours:#?}\n{theirs:#?}");
-    for ((our_name, our_info), (their_name, their_info)) in ours.iter().zip(&theirs) {
-        assert_eq!(our_name, their_name);
-        let (mut our_info, mut their_info) = (our_info.clone(), their_info.clone());
-        if our_name == "db-start" {
+    assert_infos_match_python(
+        &ours,
+        &theirs,
+        "psycopg2.errors.",
+        |our_info, their_info| {
             let their_params: Vec<Value> = their_info["db"]["params"]
                 .as_object()
                 .unwrap()
@@ -149,24 +91,15 @@ async fn statements_record_the_infos_python_records() {
                 .cloned()
                 .collect();
             assert_eq!(our_info["db"]["params"], Value::from(their_params));
-            continue;
-        }
-        let our_etype = our_info.as_object_mut().unwrap().remove("etype");
-        let their_etype = their_info.as_object_mut().unwrap().remove("etype");
-        assert_eq!(our_etype.is_some(), their_etype.is_some());
-        if let Some(e) = their_etype {
-            assert!(e.as_str().unwrap().starts_with("psycopg2.errors."), "{e}");
-        }
-        assert_eq!(our_info, their_info);
-    }
+        },
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameters_of_many_types_are_recorded() {
-    let Some((_url, pool, t)) = database().await else {
+    let Some((_url, pool)) = server().await else {
         return;
     };
-    drop_table(&pool, &t).await;
     let traced = SqlTracing::enabled().pool(pool);
     let sql =
         "SELECT $1::int4, $2::text, $3::bool, $4::float8, $5::int8, $6::bytea, $7::text, $8::int2";
@@ -263,19 +196,8 @@ async fn nothing_is_recorded_when_disabled_or_unprofiled() {
         return;
     };
     let insert = format!("INSERT INTO {t} (id, name) VALUES ($1, 'x')");
-    let (points, profiler) = recording();
     let disabled = SqlTracing::disabled().pool(pool.clone());
-    async {
-        sqlx::query(&insert)
-            .bind(1_i64)
-            .execute(&disabled)
-            .await
-            .unwrap();
-        let _ = sqlx::query("SELEC 1").execute(&disabled).await.unwrap_err();
-    }
-    .with_profiler(Some(profiler))
-    .await;
-    assert!(points.take().is_empty());
+    assert_disabled_records_nothing(&disabled, &insert, 1).await;
     let enabled = SqlTracing::enabled().pool(pool.clone());
     sqlx::query(&insert)
         .bind(2_i64)
@@ -295,10 +217,9 @@ async fn nothing_is_recorded_when_disabled_or_unprofiled() {
 /// cancelled `#[trace]`d async fn does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_statement_records_cancelled() {
-    let Some((_url, pool, t)) = database().await else {
+    let Some((_url, pool)) = server().await else {
         return;
     };
-    drop_table(&pool, &t).await;
     let traced = SqlTracing::enabled().pool(pool);
     let (points, profiler) = recording();
     let base = profiler.base_id().to_string();

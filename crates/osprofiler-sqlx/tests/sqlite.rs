@@ -8,10 +8,13 @@ mod support;
 use futures_util::StreamExt as _;
 use osprofiler::{profiler, ProfilerConfig, ProfilerExt as _};
 use osprofiler_sqlx::{SqlTracing, TracedPool};
-use serde_json::{json, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Executor as _, Row as _, Sqlite, SqlitePool};
-use support::{assert_pairs, infos, python_infos, recording, table};
+use support::{
+    assert_disabled_records_nothing, assert_infos_match_python, assert_pairs, infos,
+    python_comparison_steps, python_infos, recording, run_python_comparison_steps, table,
+};
 
 /// A pool on a new database file, and the table `t (id INTEGER PRIMARY KEY, name TEXT NOT
 /// NULL)` under a unique name.
@@ -38,67 +41,8 @@ async fn database() -> (tempfile::TempDir, String, SqlitePool, String) {
 async fn statements_record_the_infos_python_records() {
     let (_dir, url, pool, t) = database().await;
     let traced = SqlTracing::enabled().pool(pool.clone());
-    // (sql for sqlx, sql for SQLAlchemy, parameters)
-    let steps = [
-        (
-            format!("INSERT INTO {t} (id, name) VALUES (?, ?)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 1, "n": "a"}),
-        ),
-        (
-            format!("UPDATE {t} SET name = ? WHERE id = ?"),
-            format!("UPDATE {t} SET name = :n WHERE id = :i"),
-            json!({"n": "b", "i": 1}),
-        ),
-        (
-            format!("SELECT name FROM {t} WHERE id = ?"),
-            format!("SELECT name FROM {t} WHERE id = :i"),
-            json!({"i": 1}),
-        ),
-        // A unique constraint violation, a NOT NULL violation, a syntax error.
-        (
-            format!("INSERT INTO {t} (id, name) VALUES (?, ?)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 1, "n": "c"}),
-        ),
-        (
-            format!("INSERT INTO {t} (id, name) VALUES (?, ?)"),
-            format!("INSERT INTO {t} (id, name) VALUES (:i, :n)"),
-            json!({"i": 2, "n": null}),
-        ),
-        ("SELEC 1".to_owned(), "SELEC 1".to_owned(), json!({})),
-    ];
-    let (points, profiler) = recording();
-    let base = profiler.base_id().to_string();
-    async {
-        for (i, (sql, _, params)) in steps.iter().enumerate() {
-            let mut q = sqlx::query(sql);
-            for v in params.as_object().unwrap().values() {
-                q = match v {
-                    Value::Number(n) => q.bind(n.as_i64().unwrap()),
-                    Value::String(s) => q.bind(s.clone()),
-                    _ => q.bind(Option::<String>::None),
-                };
-            }
-            if i == 2 {
-                let rows: Vec<SqliteRow> = q.fetch_all(&traced).await.unwrap();
-                assert_eq!(rows[0].get::<String, _>(0), "b");
-            } else {
-                assert_eq!(q.execute(&traced).await.is_ok(), i < 2, "step {i}");
-            }
-        }
-    }
-    .with_profiler(Some(profiler))
-    .await;
-
-    let notes = points.notifications();
-    assert_pairs(&notes, &base);
-    let ours = infos(&points);
-    assert_eq!(
-        ours[0].1,
-        json!({"db": {"statement": steps[0].0, "params": [1, "a"]}})
-    );
-    assert_eq!(ours[1].1, json!({}));
+    let steps = python_comparison_steps(&t, |_| "?".to_owned(), "SELEC 1");
+    let ours = run_python_comparison_steps(&traced, &steps).await;
     assert_eq!(
         ours[7].1,
         json!({
@@ -116,25 +60,12 @@ async fn statements_record_the_infos_python_records() {
     pool.execute(format!("DELETE FROM {t}").as_str())
         .await
         .unwrap();
-    let python_steps: Vec<Value> = steps
-        .iter()
-        .map(|(_, sql, params)| json!({"sql": sql, "params": params}))
-        .collect();
-    let Some(theirs) = python_infos(&url, &Value::from(python_steps)) else {
+    let Some(theirs) = python_infos(&url, &steps) else {
         return;
     };
-    assert_eq!(ours.len(), theirs.len(), "{ours:#?}\n{theirs:#?}");
-    for ((our_name, our_info), (their_name, their_info)) in ours.iter().zip(&theirs) {
-        assert_eq!(our_name, their_name);
-        let (mut our_info, mut their_info) = (our_info.clone(), their_info.clone());
-        let our_etype = our_info.as_object_mut().unwrap().remove("etype");
-        let their_etype = their_info.as_object_mut().unwrap().remove("etype");
-        assert_eq!(our_etype.is_some(), their_etype.is_some());
-        if let Some(e) = their_etype {
-            assert!(e.as_str().unwrap().starts_with("sqlite3."), "{e}");
-        }
+    assert_infos_match_python(&ours, &theirs, "sqlite3.", |our_info, their_info| {
         assert_eq!(our_info, their_info);
-    }
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,18 +236,7 @@ async fn nothing_is_recorded_when_disabled_or_unprofiled() {
         .enumerate()
     {
         let traced = tracing.pool(pool.clone());
-        let (points, profiler) = recording();
-        async {
-            sqlx::query(&insert)
-                .bind(i as i64)
-                .execute(&traced)
-                .await
-                .unwrap();
-            let _ = sqlx::query("SELEC 1").execute(&traced).await.unwrap_err();
-        }
-        .with_profiler(Some(profiler))
-        .await;
-        assert!(points.take().is_empty());
+        assert_disabled_records_nothing(&traced, &insert, i as i64).await;
     }
     // Enabled, no profiler.
     let traced = SqlTracing::enabled().pool(pool);
