@@ -58,6 +58,38 @@ proptest! {
         prop_assert_eq!(got.is_some(), is_object);
     }
 
+    /// Whatever the hosts, users and passwords of a (multi-host) URL, the masked string
+    /// shows no password and keeps every host that has credentials, and the path. Passwords
+    /// here are distinctive (`PW<n>x`), so that finding one in the output can only mean it
+    /// leaked. (A host without credentials right before one with them may be shown as part
+    /// of the user name: `h1,u:p@h2` cannot be told from a password holding a comma.)
+    #[test]
+    fn masked_urls_never_show_a_password(
+        scheme in "(rabbit|redis|mysql\\+pymysql|postgresql)",
+        hosts in proptest::collection::vec(
+            ("[a-z][a-z0-9.]{0,12}(:[0-9]{1,5})?", proptest::option::of("[a-z]{0,8}"), "[a-z,@:]{0,6}"),
+            1..4,
+        ),
+        path in "(/[a-z]{0,6})?(\\?[a-z=&]{0,8})?",
+    ) {
+        let mut authority = Vec::new();
+        for (i, (host, user, extra)) in hosts.iter().enumerate() {
+            authority.push(match user {
+                Some(user) => format!("{user}:PW{i}{extra}x@{host}"),
+                None => host.clone(),
+            });
+        }
+        let url = format!("{scheme}://{}{path}", authority.join(","));
+        let masked = osprofiler::driver::mask_password(&url);
+        for (i, (host, user, _)) in hosts.iter().enumerate() {
+            if user.is_some() {
+                prop_assert!(!masked.contains(&format!("PW{i}")), "{url} -> {masked}");
+                prop_assert!(masked.contains(&format!("@{host}")), "{url} -> {masked}");
+            }
+        }
+        prop_assert!(masked.ends_with(&path), "{url} -> {masked}");
+    }
+
     #[test]
     fn config_values_never_panic(option in "[a-z_]{1,24}", value in ".*") {
         let mut conf = ProfilerConfig::default();
