@@ -131,16 +131,8 @@ impl Verifier {
 
     /// Verifies the two values; the callee's profiler, or `None` (see the type).
     pub fn verify(&self, info: &str, hmac: &str) -> Option<Profiler> {
-        let signing::SignedTrace {
-            hmac_key,
-            base_id,
-            parent_id,
-        } = self.keys.verify_trace(info, hmac)?;
-        let (base_id, parent_id) = (base_id.as_deref(), parent_id.as_deref());
-        Some(match &self.notifier {
-            Some(n) => Profiler::with_notifier(hmac_key, base_id, parent_id, n.clone()),
-            None => Profiler::new(hmac_key, base_id, parent_id),
-        })
+        let trace = self.keys.verify_trace(info, hmac)?;
+        Some(trace.into_profiler(self.notifier.clone()))
     }
 }
 

@@ -9,8 +9,6 @@ use http::Request;
 use osprofiler::{profiler, Profiler, ProfilerExt, Trace};
 use tower_service::Service;
 
-use osprofiler::signing::SignedTrace;
-
 use crate::extract::{self, X_TRACE_HMAC, X_TRACE_INFO};
 use crate::future::{ResponseFuture, WsgiPoint};
 use crate::layer::Config;
@@ -60,20 +58,12 @@ impl<S> ProfilerService<S> {
         }
         // The only work an untraced request pays for: one lookup by a prepared name.
         let info = req.headers().get(X_TRACE_INFO)?;
-        let SignedTrace {
-            hmac_key,
-            base_id,
-            parent_id,
-        } = extract::verify(
+        let trace = extract::verify(
             info,
             req.headers().get(X_TRACE_HMAC),
             &self.config.hmac_keys,
         )?;
-        let (base_id, parent_id) = (base_id.as_deref(), parent_id.as_deref());
-        Some(match &self.config.notifier {
-            Some(n) => Profiler::with_notifier(hmac_key, base_id, parent_id, n.clone()),
-            None => Profiler::new(hmac_key, base_id, parent_id),
-        })
+        Some(trace.into_profiler(self.config.notifier.clone()))
     }
 }
 

@@ -11,8 +11,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use crate::pyjson;
+use crate::notifier::Notifier;
+use crate::{pyjson, Profiler, TraceId};
 
 type HmacSha1 = Hmac<Sha1>;
 
@@ -88,7 +90,7 @@ pub fn signed_unpack(info: &str, hmac: &str, keys: &[&str]) -> Option<Map<String
 pub struct Verifier {
     /// The keys in the order given, each with its prepared HMAC state; a key that signs
     /// exactly as an earlier one does (see [`hmac_equivalent`]) is left out.
-    keys: Vec<(String, HmacSha1)>,
+    keys: Vec<(Arc<str>, HmacSha1)>,
     /// The index of the key that matched last, tried first: with rotation, nearly every
     /// request is signed with the same key, so the steady state costs one HMAC whatever
     /// its place in the list. Since no two kept keys sign alike, the order in which they
@@ -103,11 +105,11 @@ impl Verifier {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        let mut kept: Vec<(String, HmacSha1)> = Vec::new();
+        let mut kept: Vec<(Arc<str>, HmacSha1)> = Vec::new();
         for key in keys {
             let key = key.as_ref();
             if !kept.iter().any(|(k, _)| hmac_equivalent(k, key)) {
-                kept.push((key.to_owned(), mac(key)));
+                kept.push((Arc::from(key), mac(key)));
             }
         }
         Verifier {
@@ -133,7 +135,7 @@ impl Verifier {
     }
 
     /// The key that signed `info`, trying the last one that matched first.
-    fn matching_key(&self, info: &str, hmac: &str) -> Option<&str> {
+    fn matching_key(&self, info: &str, hmac: &str) -> Option<&Arc<str>> {
         let first = self.last_match.load(Ordering::Relaxed).min(self.keys.len());
         let order = (first..self.keys.len()).chain(0..first);
         let keys = order.map(|i| (i, self.keys[i].1.clone()));
@@ -172,15 +174,24 @@ fn hmac_equivalent(a: &str, b: &str) -> bool {
 }
 
 /// A verified incoming trace, in the shape Python's `WsgiMiddleware` accepts
-/// (`_trace_is_valid`): what a callee's profiler is made from.
+/// (`_trace_is_valid`): what a callee's profiler is made from
+/// ([`SignedTrace::into_profiler`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedTrace<'k> {
+pub struct SignedTrace {
     /// The service key that matched: the callee signs its onward calls with it.
-    pub hmac_key: &'k str,
-    /// `None` (JSON `null`): a new trace, as Python's `profiler.init(base_id=None)`.
-    pub base_id: Option<String>,
-    /// `None` when absent or `null`: the `base_id` is the parent.
-    pub parent_id: Option<String>,
+    pub hmac_key: Arc<str>,
+    /// `None` (JSON `null` or `""`): a new trace, as Python's `profiler.init(base_id=None)`.
+    pub base_id: Option<TraceId>,
+    /// `None` when absent, `null` or `""`: the `base_id` is the parent.
+    pub parent_id: Option<TraceId>,
+}
+
+impl SignedTrace {
+    /// The callee's profiler for this trace (Python's `profiler.init(hmac_key, base_id,
+    /// parent_id)`), reporting to `notifier`, or to the process-wide notifier when `None`.
+    pub fn into_profiler(self, notifier: Option<Arc<dyn Notifier>>) -> Profiler {
+        Profiler::from_ids(self.hmac_key, self.base_id, self.parent_id, notifier)
+    }
 }
 
 impl Verifier {
@@ -200,8 +211,9 @@ impl Verifier {
     /// let verifier = Verifier::new(["old-key", "SECRET_KEY"]);
     /// let (info, hmac) = pack_ids("b", "p", "SECRET_KEY");
     /// let trace = verifier.verify_trace(&info, &hmac).unwrap();
-    /// assert_eq!((trace.hmac_key, trace.base_id.as_deref()), ("SECRET_KEY", Some("b")));
-    /// assert_eq!(trace.parent_id.as_deref(), Some("p"));
+    /// assert_eq!(&*trace.hmac_key, "SECRET_KEY");
+    /// assert_eq!(trace.base_id.unwrap().to_string(), "b");
+    /// assert_eq!(trace.parent_id.unwrap().to_string(), "p");
     ///
     /// // Signed, but not a trace Python's middleware would take: an unknown key.
     /// let odd = serde_json::json!({"base_id": "b", "user": "x"});
@@ -209,12 +221,11 @@ impl Verifier {
     /// assert!(verifier.unpack(&info, &hmac).is_some());
     /// assert!(verifier.verify_trace(&info, &hmac).is_none());
     /// ```
-    pub fn verify_trace(&self, info: &str, hmac: &str) -> Option<SignedTrace<'_>> {
+    pub fn verify_trace(&self, info: &str, hmac: &str) -> Option<SignedTrace> {
         let hmac_key = self.matching_key(info, hmac)?;
-        let bytes = URL_SAFE.decode(info.as_bytes()).ok()?;
-        let ids: TraceIds = serde_json::from_slice(&bytes).ok()?;
+        let ids: TraceIds = with_decoded(info, |bytes| serde_json::from_slice(bytes).ok())?;
         Some(SignedTrace {
-            hmac_key,
+            hmac_key: hmac_key.clone(),
             base_id: ids.base_id?.into_id()?,
             parent_id: match ids.parent_id {
                 Some(id) => id.into_id()?,
@@ -233,20 +244,29 @@ struct TraceIds {
     parent_id: Option<IdValue>,
 }
 
-/// An id as the JSON holds it: text, `null`, or anything else (which no profiler can use).
+/// An id as the JSON holds it: text (read as a [`TraceId`]: a uuid costs no allocation),
+/// `null` or `""` (no id), or anything else (which no profiler can use).
 enum IdValue {
-    Text(String),
+    Text(TraceId),
     Null,
     Other,
 }
 
 impl IdValue {
-    /// `Some(None)` for `null`, `Some(Some(text))` for text, `None` for anything else.
-    fn into_id(self) -> Option<Option<String>> {
+    /// `Some(None)` for no id, `Some(Some(id))` for text, `None` for anything else.
+    fn into_id(self) -> Option<Option<TraceId>> {
         match self {
-            IdValue::Text(s) => Some(Some(s)),
+            IdValue::Text(id) => Some(Some(id)),
             IdValue::Null => Some(None),
             IdValue::Other => None,
+        }
+    }
+
+    fn text(s: &str) -> Self {
+        if s.is_empty() {
+            IdValue::Null
+        } else {
+            IdValue::Text(TraceId::from(s))
         }
     }
 }
@@ -264,10 +284,7 @@ impl<'de> serde::Deserialize<'de> for IdValue {
                 f.write_str("any JSON value")
             }
             fn visit_str<E>(self, v: &str) -> Result<IdValue, E> {
-                Ok(IdValue::Text(v.to_owned()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<IdValue, E> {
-                Ok(IdValue::Text(v))
+                Ok(IdValue::text(v))
             }
             fn visit_unit<E>(self) -> Result<IdValue, E> {
                 Ok(IdValue::Null)
@@ -370,6 +387,19 @@ fn matching_key<T>(info: &str, hmac: &str, keys: impl Iterator<Item = (T, HmacSh
     })
 }
 
+/// Runs `read` on the URL-safe base64 decoding of `info`: in a buffer on the stack when it
+/// fits (a trace header's ids always do), else on the heap. `None` for bad base64.
+fn with_decoded<R>(info: &str, read: impl FnOnce(&[u8]) -> Option<R>) -> Option<R> {
+    let mut buf = [0u8; 384];
+    match URL_SAFE.decode_slice(info.as_bytes(), &mut buf) {
+        Ok(n) => read(&buf[..n]),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            read(&URL_SAFE.decode(info.as_bytes()).ok()?)
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => None,
+    }
+}
+
 /// The decoded object of `info` with `"hmac_key"` set to `key`, as Python's `signed_unpack`
 /// returns it once a key matched; `None` when it is not base64 of a JSON object.
 fn decode_object(info: &str, key: &str) -> Option<Map<String, Value>> {
@@ -469,8 +499,10 @@ mod tests {
         {
             return None;
         }
+        // An empty id is no id, as Python's `_Profiler` reads it (`base_id or uuid4()`).
         let id = |k: &str| match map.get(k) {
             None | Some(Value::Null) => Some(None),
+            Some(Value::String(s)) if s.is_empty() => Some(None),
             Some(Value::String(s)) => Some(Some(s.clone())),
             Some(_) => None,
         };
@@ -487,7 +519,8 @@ mod tests {
         hmac: &str,
     ) -> Option<(String, Option<String>, Option<String>)> {
         let t = v.verify_trace(info, hmac)?;
-        Some((t.hmac_key.to_owned(), t.base_id, t.parent_id))
+        let text = |id: Option<TraceId>| id.map(|id| id.to_string());
+        Some((t.hmac_key.to_string(), text(t.base_id), text(t.parent_id)))
     }
 
     #[test]
@@ -519,6 +552,14 @@ mod tests {
             Some(("k", Some("b"), None)),
         );
         check(r#"{"base_\u0069d": "b"}"#, Some(("k", Some("b"), None)));
+        check(
+            r#"{"base_id": "", "parent_id": ""}"#,
+            Some(("k", None, None)),
+        );
+        check(
+            r#"{"base_id": "0b21fbac-7825-4d68-8792-3986bb968a43"}"#,
+            Some(("k", Some("0b21fbac-7825-4d68-8792-3986bb968a43"), None)),
+        );
         check(r#"{"parent_id": "p"}"#, None);
         check(r#"{"base_id": "b", "user": "u"}"#, None);
         check(r#"{"base_id": 1}"#, None);
@@ -533,9 +574,9 @@ mod tests {
         let v = Verifier::new(["old-1", "old-2", "new"]);
         for key in ["new", "new", "old-1", "old-2", "new", "old-1"] {
             let (info, hmac) = pack_ids("b", "p", key);
-            assert_eq!(v.verify_trace(&info, &hmac).unwrap().hmac_key, key);
+            assert_eq!(&*v.verify_trace(&info, &hmac).unwrap().hmac_key, key);
             assert_eq!(v.unpack(&info, &hmac).unwrap()["hmac_key"], key);
-            assert_eq!(v.keys[v.last_match.load(Ordering::Relaxed)].0, key);
+            assert_eq!(&*v.keys[v.last_match.load(Ordering::Relaxed)].0, key);
             assert!(v.verify_trace(&info, &sign(b"other", key)).is_none());
         }
         let (info, hmac) = pack_ids("b", "p", "unknown");
@@ -554,13 +595,13 @@ mod tests {
         assert_eq!(v.len(), 3);
         // "k\0" signs as "k": Python would name "k", the first in its list.
         let (info, hmac) = pack_ids("b", "p", "k\0");
-        assert_eq!(v.verify_trace(&info, &hmac).unwrap().hmac_key, "k");
+        assert_eq!(&*v.verify_trace(&info, &hmac).unwrap().hmac_key, "k");
         assert_eq!(
             signed_unpack(&info, &hmac, &["k", "k\0"]).unwrap()["hmac_key"],
             "k"
         );
         let (info, hmac) = pack_ids("b", "p", &hashed);
-        assert_eq!(v.verify_trace(&info, &hmac).unwrap().hmac_key, long);
+        assert_eq!(*v.verify_trace(&info, &hmac).unwrap().hmac_key, *long);
         assert!(!hmac_equivalent("k", "K"));
     }
 
@@ -571,7 +612,7 @@ mod tests {
             fields in proptest::collection::vec(
                 (
                     proptest::sample::select(vec!["base_id", "parent_id", "hmac_key", "other", "base_i\\u0064"]),
-                    proptest::sample::select(vec!["null", "\"id\"", "\"\\u00e9\"", "1", "[]", "{}", "true"]),
+                    proptest::sample::select(vec!["null", "\"id\"", "\"\"", "\"\\u00e9\"", "1", "[]", "{}", "true"]),
                 ),
                 0..5,
             ),

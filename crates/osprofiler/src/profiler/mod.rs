@@ -81,17 +81,23 @@ impl Profiler {
         parent_id: Option<&str>,
         notifier: Option<Arc<dyn Notifier>>,
     ) -> Self {
-        let base_id = match base_id {
-            Some(b) if !b.is_empty() => TraceId::from(b),
-            _ => TraceId::new_v4(),
-        };
-        let root_parent = match parent_id {
-            Some(p) if !p.is_empty() => TraceId::from(p),
-            _ => base_id.clone(),
-        };
+        let id = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(TraceId::from);
+        Self::from_ids(Arc::from(hmac_key), id(base_id), id(parent_id), notifier)
+    }
+
+    /// [`Profiler::new`] from ids already read: `None` ids as there (a new `base_id`, the
+    /// `base_id` as the parent), the key shared rather than copied.
+    pub(crate) fn from_ids(
+        hmac_key: Arc<str>,
+        base_id: Option<TraceId>,
+        parent_id: Option<TraceId>,
+        notifier: Option<Arc<dyn Notifier>>,
+    ) -> Self {
+        let base_id = base_id.unwrap_or_else(TraceId::new_v4);
+        let root_parent = parent_id.unwrap_or_else(|| base_id.clone());
         Profiler {
             shared: Arc::new(Shared {
-                hmac_key: Arc::from(hmac_key),
+                hmac_key,
                 base_id,
                 root_parent,
                 notifier,
