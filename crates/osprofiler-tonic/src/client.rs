@@ -13,9 +13,10 @@
 //!   point as the parent, so the server's points are its children.
 //!
 //! Both do nothing (no metadata, no point, one thread-local read) when no profiler is
-//! current. The point stops when the response *headers* arrive, which for a unary call is
-//! after the server's handler has finished; for a streaming response it covers the call up to
-//! the first response headers, and an error reported only in the trailers is not seen.
+//! current. The layer's point stops when the response has been read to its end (its
+//! [`TracedBody`] ends it at the trailers, with the error when their `grpc-status` is one),
+//! or at once for an error answered in the headers; a streaming response is timed to its
+//! last message.
 
 use std::task::{Context, Poll};
 
@@ -24,6 +25,7 @@ use tonic::service::Interceptor;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::body::TracedBody;
 use crate::future::{call_in, start_info, ResponseFuture};
 use crate::metadata;
 
@@ -112,7 +114,7 @@ where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: std::fmt::Display,
 {
-    type Response = S::Response;
+    type Response = http::Response<TracedBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

@@ -1,5 +1,6 @@
 //! The response future of both layers: the call's future, run under the call's profiler,
-//! with its `rpc` point stopped when the response is there.
+//! with its `rpc` point open until the response is there, then handed to the response's
+//! [`TracedBody`] (or stopped at once when the response is an error without a body).
 
 use std::fmt;
 use std::future::Future;
@@ -9,6 +10,8 @@ use std::task::{Context, Poll};
 use osprofiler::{profiler, Info, Profiled, Profiler, ProfilerExt, Trace};
 use pin_project_lite::pin_project;
 use serde_json::{Map, Value};
+
+use crate::body::TracedBody;
 
 /// The name of the points the layers record: OpenStack's name for RPC (nova traces both its
 /// RPC client API and its managers with `trace_cls("rpc")`).
@@ -94,21 +97,33 @@ where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: fmt::Display,
 {
-    type Output = F::Output;
+    type Output = Result<http::Response<TracedBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let output = std::task::ready!(this.inner.poll(cx));
-        if let Some(point) = this.point.take() {
-            match &output {
-                Ok(response) => match error_info(response.headers()) {
-                    Some(info) => point.stop_with(info),
-                    None => drop(point),
-                },
-                Err(e) => point.fail(e),
+        let Some(point) = this.point.take() else {
+            return Poll::Ready(output.map(|r| r.map(TracedBody::untraced)));
+        };
+        Poll::Ready(match output {
+            Ok(response) => match error_info(response.headers()) {
+                // A trailers-only response: the call failed, and its body is empty.
+                Some(info) => {
+                    point.stop_with(info);
+                    Ok(response.map(TracedBody::untraced))
+                }
+                // The point ends with the body. It lives in the call's profiler, current
+                // here (the `Profiled` around this future): the body takes it along.
+                None => {
+                    let profiler = profiler::set_current(None);
+                    Ok(response.map(|body| TracedBody::traced(body, point, profiler)))
+                }
+            },
+            Err(e) => {
+                point.fail(&e);
+                Err(e)
             }
-        }
-        Poll::Ready(output)
+        })
     }
 }
 
@@ -163,12 +178,14 @@ where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: fmt::Display,
 {
-    type Output = F::Output;
+    type Output = Result<http::Response<TracedBody<B>>, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Unprofiled { inner } => inner.poll(cx),
+            StateProj::Unprofiled { inner } => inner
+                .poll(cx)
+                .map(|output| output.map(|r| r.map(TracedBody::untraced))),
             StateProj::Profiled { inner } => inner.poll(cx),
         }
     }

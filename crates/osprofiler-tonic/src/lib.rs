@@ -44,11 +44,13 @@
 
 #![warn(missing_docs)]
 
+mod body;
 mod client;
 mod future;
 pub mod metadata;
 mod server;
 
+pub use body::TracedBody;
 pub use client::{ClientTrace, ClientTraceLayer, TraceInterceptor};
 pub use future::{Guarded, ResponseFuture, POINT_NAME};
 pub use metadata::{Verifier, TRACE_HMAC, TRACE_INFO};

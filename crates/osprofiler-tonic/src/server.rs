@@ -13,8 +13,11 @@
 //!   [`osprofiler::ProfilerExt::with_profiler`]) and records its own points, typically with
 //!   `#[trace_impl(name = "rpc")]` on the service implementation, as OpenStack managers do.
 //!
-//! The layer makes the handler's *response* future profiled; a streaming response body that
-//! does more work after the handler returned runs unprofiled.
+//! The layer runs the handler's response future under the callee's profiler, and then the
+//! response body ([`crate::TracedBody`]): a streaming response does its work while its body
+//! is read, so that work is profiled too, its points are children of the call's point, and
+//! the point ends with the stream (at the trailers, with the error when their `grpc-status`
+//! is one).
 
 use std::task::{Context, Poll};
 
@@ -23,6 +26,7 @@ use tonic::service::Interceptor;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::body::TracedBody;
 use crate::future::{call_in, start_info, ResponseFuture};
 use crate::metadata::Verifier;
 
@@ -92,7 +96,7 @@ where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: std::fmt::Display,
 {
-    type Response = S::Response;
+    type Response = http::Response<TracedBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

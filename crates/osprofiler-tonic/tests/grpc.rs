@@ -13,7 +13,7 @@ use osprofiler_tonic::{
     ClientTraceLayer, ServerTraceInterceptor, ServerTraceLayer, TraceInterceptor, Verifier,
     TRACE_HMAC, TRACE_INFO,
 };
-use support::{call, channel, serve, EchoService, Mode, SayRequest};
+use support::{call, channel, count, serve, EchoService, Mode, SayRequest, COUNT_STEP};
 use tonic::service::interceptor::InterceptedService;
 use tower_layer::Layer;
 
@@ -219,4 +219,85 @@ async fn the_interceptor_pair_carries_the_trace_to_the_handler() {
     assert_eq!(rpcs[1].parent_id, rpcs[0].trace_id);
     assert_eq!(start_of(&points, "db")[0].parent_id, rpcs[1].trace_id);
     assert!(points.iter().all(|p| p.base_id.to_text() == base_id));
+}
+
+/// The stop of point `id`.
+fn stop_of<'a>(points: &'a [TracePoint], id: &osprofiler::TraceId) -> &'a TracePoint {
+    points
+        .iter()
+        .find(|p| &p.trace_id == id && p.kind == PointKind::Stop)
+        .unwrap_or_else(|| panic!("point {id} is stopped"))
+}
+
+/// A server-streaming call: both `rpc` points last until the stream's end (the server's
+/// stream does its work while its body is read, under the call's profiler), and a status in
+/// the trailers is recorded on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_call_ends_its_points_with_the_stream() {
+    for (message, fails) in [("3", false), ("3!", true)] {
+        let points = Arc::new(CollectingNotifier::new());
+        let addr = layered_server(&points).await;
+        let client = ClientTraceLayer.layer(channel(addr).await);
+        let caller = Profiler::with_notifier(KEY, None, None, points.clone());
+        let base_id = caller.base_id().to_text();
+
+        let outcome = count(client, message).with_profiler(Some(caller)).await;
+        match (&outcome, fails) {
+            (Ok(replies), false) => {
+                assert_eq!(replies.len(), 3);
+                assert!(
+                    replies.iter().all(|r| r.profiled),
+                    "the stream ran under the call's profiler"
+                );
+            }
+            (Err(status), true) => assert_eq!(status.code(), tonic::Code::Internal),
+            _ => panic!("{message}: {outcome:?}"),
+        }
+
+        let points = points.points();
+        assert!(points.iter().all(|p| p.base_id.to_text() == base_id));
+        for (id, pair) in by_id(&points) {
+            assert_eq!(
+                pair.len(),
+                2,
+                "{message}: point {id} has a start and a stop"
+            );
+        }
+        let rpcs = start_of(&points, "rpc");
+        assert_eq!(rpcs.len(), 2, "{message}: a client and a server point");
+        let (client_rpc, server_rpc) = (rpcs[0], rpcs[1]);
+        assert_eq!(server_rpc.parent_id, client_rpc.trace_id);
+        // The stream's work happened inside the server's point...
+        let dbs = start_of(&points, "db");
+        assert_eq!(dbs.len(), 3, "{message}");
+        for db in &dbs {
+            assert_eq!(db.parent_id, server_rpc.trace_id, "{message}");
+        }
+        let last_db = dbs
+            .iter()
+            .map(|db| stop_of(&points, &db.trace_id).timestamp)
+            .max()
+            .unwrap();
+        let server_stop = stop_of(&points, &server_rpc.trace_id);
+        let client_stop = stop_of(&points, &client_rpc.trace_id);
+        // ... which ended with the stream, before the client read the stream's end.
+        assert!(server_stop.timestamp >= last_db, "{message}");
+        assert!(client_stop.timestamp >= server_stop.timestamp, "{message}");
+        let lasted = server_stop.timestamp.as_micros() - server_rpc.timestamp.as_micros();
+        assert!(
+            lasted >= 3 * COUNT_STEP.as_micros() as i64,
+            "{message}: the server's point lasted {lasted} us"
+        );
+        for stop in [server_stop, client_stop] {
+            let info = stop.info.as_ref();
+            let etype = info.and_then(|i| i.get("etype"));
+            if fails {
+                assert_eq!(etype.unwrap(), "tonic::status::Status", "{message}");
+                let text = info.unwrap()["message"].as_str().unwrap();
+                assert!(text.starts_with("Internal: boom"), "{message}: {text}");
+            } else {
+                assert!(etype.is_none(), "{message}: {info:?}");
+            }
+        }
+    }
 }

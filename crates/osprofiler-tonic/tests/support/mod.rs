@@ -1,5 +1,6 @@
-//! A tiny gRPC service written by hand with tonic's building blocks (no protoc): one unary
-//! method `/test.Echo/Say` whose reply tells what the handler saw of the trace.
+//! A tiny gRPC service written by hand with tonic's building blocks (no protoc): a unary
+//! method `/test.Echo/Say` whose reply tells what the handler saw of the trace, and a
+//! server-streaming `/test.Echo/Count` whose stream does its work as it is read.
 
 // Each test binary uses a part of this module.
 #![allow(dead_code)]
@@ -13,10 +14,14 @@ use std::time::Duration;
 
 use osprofiler::profiler;
 use tonic::body::Body;
-use tonic::server::{Grpc, NamedService, UnaryService};
+use tonic::codegen::tokio_stream::{self, Stream, StreamExt};
+use tonic::server::{Grpc, NamedService, ServerStreamingService, UnaryService};
 use tonic_prost::ProstCodec;
 
 pub const SAY: &str = "/test.Echo/Say";
+pub const COUNT: &str = "/test.Echo/Count";
+/// How long `Count` works on each message it streams.
+pub const COUNT_STEP: Duration = Duration::from_millis(20);
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SayRequest {
@@ -113,6 +118,39 @@ impl UnaryService<SayRequest> for Say {
     }
 }
 
+/// `Count`: as many replies as the request's message says (`"3"`), each made while the
+/// response body is read (a `db` point and [`COUNT_STEP`] of work per reply), telling whether
+/// the stream ran under a profiler; `"3!"` ends the stream with an `INTERNAL` status instead
+/// of `OK` after the three (a failure in the trailers).
+struct Count;
+
+impl ServerStreamingService<SayRequest> for Count {
+    type Response = SayReply;
+    type ResponseStream = Pin<Box<dyn Stream<Item = Result<SayReply, tonic::Status>> + Send>>;
+    type Future = std::future::Ready<Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<SayRequest>) -> Self::Future {
+        let message = request.into_inner().message;
+        let (n, fail) = match message.strip_suffix('!') {
+            Some(n) => (n, true),
+            None => (message.as_str(), false),
+        };
+        let n: u32 = n.parse().unwrap_or(0);
+        let replies = tokio_stream::iter(0..n).then(|i| async move {
+            tokio::time::sleep(COUNT_STEP).await;
+            lookup("item");
+            Ok(SayReply {
+                message: i.to_string(),
+                profiled: profiler::is_active(),
+                ..SayReply::default()
+            })
+        });
+        let failure = tokio_stream::iter(fail.then(|| Err(tonic::Status::internal("boom"))));
+        let stream = replies.chain(failure);
+        std::future::ready(Ok(tonic::Response::new(Box::pin(stream))))
+    }
+}
+
 impl tower_service::Service<http::Request<Body>> for EchoService {
     type Response = http::Response<Body>;
     type Error = Infallible;
@@ -128,6 +166,9 @@ impl tower_service::Service<http::Request<Body>> for EchoService {
             if request.uri().path() == SAY {
                 let mut grpc = Grpc::new(ProstCodec::<SayReply, SayRequest>::default());
                 Ok(grpc.unary(Say(mode), request).await)
+            } else if request.uri().path() == COUNT {
+                let mut grpc = Grpc::new(ProstCodec::<SayReply, SayRequest>::default());
+                Ok(grpc.server_streaming(Count, request).await)
             } else {
                 Ok(tonic::Status::unimplemented("").into_http())
             }
@@ -136,16 +177,21 @@ impl tower_service::Service<http::Request<Body>> for EchoService {
 }
 
 /// Serves `router` on 127.0.0.1:0 in a background task; its address.
-pub async fn serve<L>(server: tonic::transport::Server<L>, service: EchoService) -> SocketAddr
+pub async fn serve<L, ResBody>(
+    server: tonic::transport::Server<L>,
+    service: EchoService,
+) -> SocketAddr
 where
     L: tower_layer::Layer<tonic::service::Routes> + Clone + Send + 'static,
-    L::Service: tower_service::Service<http::Request<Body>, Response = http::Response<Body>>
+    L::Service: tower_service::Service<http::Request<Body>, Response = http::Response<ResBody>>
         + Clone
         + Send
         + 'static,
     <L::Service as tower_service::Service<http::Request<Body>>>::Future: Send + 'static,
     <L::Service as tower_service::Service<http::Request<Body>>>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    ResBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    ResBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -165,31 +211,79 @@ pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .unwrap()
 }
 
-/// Calls `Say` through any tonic client service.
-pub async fn call<T>(
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the test's calls go through: a channel, bare or layered (any tonic client service).
+pub trait Channel:
+    tonic::client::GrpcService<
+    Body,
+    Error: Into<BoxError>,
+    ResponseBody: http_body::Body<Data = bytes::Bytes, Error: Into<BoxError>> + Send + 'static,
+>
+{
+}
+
+impl<T> Channel for T where
+    T: tonic::client::GrpcService<
+        Body,
+        Error: Into<BoxError>,
+        ResponseBody: http_body::Body<Data = bytes::Bytes, Error: Into<BoxError>> + Send + 'static,
+    >
+{
+}
+
+/// Runs `call` with a tonic client over `service` once it is ready, within 10 s.
+async fn when_ready<T: Channel, R, Fut>(
     service: T,
-    request: tonic::Request<SayRequest>,
-) -> Result<SayReply, tonic::Status>
+    call: impl FnOnce(tonic::client::Grpc<T>) -> Fut,
+) -> Result<R, tonic::Status>
 where
-    T: tonic::client::GrpcService<Body>,
-    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-    <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    Fut: Future<Output = Result<R, tonic::Status>>,
 {
     let mut grpc = tonic::client::Grpc::new(service);
-    let fut = async {
+    let fut = async move {
         grpc.ready()
             .await
             .map_err(|e| tonic::Status::unavailable(e.into().to_string()))?;
-        grpc.unary(
-            request,
-            http::uri::PathAndQuery::from_static(SAY),
-            ProstCodec::<SayRequest, SayReply>::default(),
-        )
-        .await
+        call(grpc).await
     };
     tokio::time::timeout(Duration::from_secs(10), fut)
         .await
         .expect("the call timed out")
-        .map(tonic::Response::into_inner)
+}
+
+/// Calls `Count` with `message` and reads its stream to the end: the replies, or the status
+/// the stream ended with.
+pub async fn count(service: impl Channel, message: &str) -> Result<Vec<SayReply>, tonic::Status> {
+    let request = tonic::Request::new(SayRequest {
+        message: message.to_owned(),
+    });
+    when_ready(service, |mut grpc| async move {
+        let path = http::uri::PathAndQuery::from_static(COUNT);
+        let codec = ProstCodec::<SayRequest, SayReply>::default();
+        let mut stream = grpc
+            .server_streaming(request, path, codec)
+            .await?
+            .into_inner();
+        let mut replies = Vec::new();
+        while let Some(reply) = stream.message().await? {
+            replies.push(reply);
+        }
+        Ok(replies)
+    })
+    .await
+}
+
+/// Calls `Say`.
+pub async fn call(
+    service: impl Channel,
+    request: tonic::Request<SayRequest>,
+) -> Result<SayReply, tonic::Status> {
+    when_ready(service, |mut grpc| async move {
+        let path = http::uri::PathAndQuery::from_static(SAY);
+        let codec = ProstCodec::<SayRequest, SayReply>::default();
+        grpc.unary(request, path, codec).await
+    })
+    .await
+    .map(tonic::Response::into_inner)
 }
