@@ -1,5 +1,7 @@
 //! What the layers add to one call, in process (no network): the inner service answers at
-//! once, so the figures are the layers' own cost. `direct` is the inner service alone.
+//! once with a one-frame body, and each call's response is read to its end (where a traced
+//! call's point ends), so the figures are the layers' own cost. `direct` is the inner
+//! service alone.
 //!
 //! `cargo bench -p osprofiler-tonic --bench layers`
 
@@ -11,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use http_body::Body;
 use osprofiler::notifier::NoopNotifier;
 use osprofiler::{profiler, Profiler};
 use osprofiler_tonic::{metadata, ClientTraceLayer, ServerTraceLayer, Verifier};
@@ -21,23 +24,34 @@ use tower_service::Service;
 struct Answer;
 
 impl Service<http::Request<()>> for Answer {
-    type Response = http::Response<()>;
+    type Response = http::Response<String>;
     type Error = Infallible;
-    type Future = Ready<Result<http::Response<()>, Infallible>>;
+    type Future = Ready<Result<http::Response<String>, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, _: http::Request<()>) -> Self::Future {
-        ready(Ok(http::Response::new(())))
+        ready(Ok(http::Response::new(String::from("reply"))))
     }
 }
 
-fn run<S: Service<http::Request<()>>>(service: &mut S, request: http::Request<()>) {
+/// Calls `service` and reads the response's body to its end (all ready at once).
+fn run<S, B>(service: &mut S, request: http::Request<()>)
+where
+    S: Service<http::Request<()>, Response = http::Response<B>>,
+    B: Body,
+{
     let mut cx = Context::from_waker(Waker::noop());
     let future = pin!(service.call(request));
-    assert!(black_box(future.poll(&mut cx)).is_ready());
+    let Poll::Ready(Ok(response)) = future.poll(&mut cx) else {
+        panic!("the benchmarked service answers at once");
+    };
+    let mut body = pin!(response.into_body());
+    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
+        black_box(frame.is_ok());
+    }
 }
 
 fn request() -> http::Request<()> {
