@@ -484,13 +484,12 @@ mod tests {
         assert!(signed_unpack(&info, "zz", &["new-key"]).is_none());
     }
 
+    /// A verdict as text: the key that matched, the base id and the parent id.
+    type Verdict = Option<(String, Option<String>, Option<String>)>;
+
     /// What [`Verifier::verify_trace`] must decide, written the plain way: the map of
     /// [`Verifier::unpack`], then Python's `_trace_is_valid` and string-or-null ids.
-    fn reference(
-        v: &Verifier,
-        info: &str,
-        hmac: &str,
-    ) -> Option<(String, Option<String>, Option<String>)> {
+    fn reference(v: &Verifier, info: &str, hmac: &str) -> Verdict {
         let map = v.unpack(info, hmac)?;
         if !map.contains_key("base_id")
             || !map
@@ -513,11 +512,8 @@ mod tests {
         ))
     }
 
-    fn typed(
-        v: &Verifier,
-        info: &str,
-        hmac: &str,
-    ) -> Option<(String, Option<String>, Option<String>)> {
+    /// [`Verifier::verify_trace`]'s verdict, as text.
+    fn typed(v: &Verifier, info: &str, hmac: &str) -> Verdict {
         let t = v.verify_trace(info, hmac)?;
         let text = |id: Option<TraceId>| id.map(|id| id.to_string());
         Some((t.hmac_key.to_string(), text(t.base_id), text(t.parent_id)))
