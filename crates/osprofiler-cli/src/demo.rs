@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use async_trait::async_trait;
 use osprofiler::driver::memory::MemoryDriver;
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{
     default_connection_string, mask_password, Driver, DriverError, DriverOptions,
 };

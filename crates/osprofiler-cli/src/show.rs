@@ -4,7 +4,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions};
+use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions, GetReport};
 use osprofiler::report::{report_from_json_file_contents, Report, ReportError};
 use serde_json::Value;
 use std::sync::Arc;

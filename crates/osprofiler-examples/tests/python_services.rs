@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{get_driver, DriverOptions};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler_reqwest::ProfilerMiddleware;

@@ -2,6 +2,7 @@
 //! processes on the real RabbitMQ, both storing trace points in one SQLite file, then reads
 //! the traces back with the library's driver and checks their trees.
 
+use osprofiler::driver::GetReport;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

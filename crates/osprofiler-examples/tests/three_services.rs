@@ -5,6 +5,7 @@
 //! db (dbsvc) -> SQL statements; unsigned requests and requests signed with an unknown key
 //! are served and traced nowhere.
 
+use osprofiler::driver::GetReport;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

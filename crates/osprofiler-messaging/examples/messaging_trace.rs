@@ -11,7 +11,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use osprofiler::driver::{Driver, DriverOptions};
+use osprofiler::driver::DriverOptions;
+use osprofiler::driver::GetReport;
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::report::Node;
 use osprofiler::{profiler, Profiler, Trace};

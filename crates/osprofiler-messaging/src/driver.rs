@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use osprofiler::driver::{ConnectionString, Driver, DriverError, DriverOptions};
-use osprofiler::report::Report;
-use osprofiler::timestamp::Timestamp;
-use osprofiler::Notification;
+use osprofiler_core::driver::{ConnectionString, Driver, DriverError, DriverOptions, StoredTrace};
+use osprofiler_core::timestamp::Timestamp;
+use osprofiler_core::Notification;
 use percent_encoding::percent_decode_str;
 
 use crate::broker::OwnRuntime;
@@ -148,7 +147,7 @@ impl MessagingDriver {
         Ok(driver)
     }
 
-    /// How long [`get_report`](Driver::get_report) waits for more notifications of the trace
+    /// How long [`get_notifications`](Driver::get_notifications) waits for more notifications of the trace
     /// (Python's `--idle-timeout`; default 1 s).
     pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle;
@@ -253,7 +252,7 @@ impl Driver for MessagingDriver {
     /// Reads trace `base_id` from the `profiler.info` queue until no notification of it has
     /// arrived for the idle timeout (see the [crate docs](crate)); an empty report when
     /// none came. Other traces' messages are left in the queue.
-    async fn get_report(&self, base_id: &str) -> Result<Report, DriverError> {
+    async fn get_notifications(&self, base_id: &str) -> Result<StoredTrace, DriverError> {
         let connection = self.ensure_connected().await?;
         let exchange = self.exchange.clone();
         let base_id = base_id.to_owned();
@@ -269,7 +268,7 @@ impl Driver for MessagingDriver {
             of_trace = outcome.of_trace,
             "messaging report read"
         );
-        Ok(outcome.report)
+        Ok(StoredTrace::Notifications(outcome.notifications))
     }
 }
 

@@ -62,7 +62,7 @@
 //!
 //! ## Reading and the idle timeout
 //!
-//! [`get_report`](osprofiler::driver::Driver::get_report) consumes `profiler.info` and keeps
+//! [`get_notifications`](osprofiler::driver::Driver::get_notifications) (and so `get_report`) consumes `profiler.info` and keeps
 //! the priority-`INFO` notifications of the trace (the 1.0 message or the 2.0 envelope
 //! `{"oslo.version": "2.0", "oslo.message": "<json>"}`), in queue order, until no
 //! notification of the trace has arrived for the idle timeout (default 1 s, as Python's;
@@ -111,7 +111,7 @@ pub mod transport_url;
 
 use std::sync::Arc;
 
-use osprofiler::driver::{register_driver, Driver, DriverOptions};
+use osprofiler_core::driver::{register_driver, Driver, DriverOptions};
 
 pub use broker::QUEUE;
 pub use driver::{MessagingDriver, DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
@@ -120,8 +120,9 @@ pub use transport_url::{TransportUrl, TransportUrlError, DEFAULT_TRANSPORT_URL};
 /// The future a driver factory returns.
 pub type DriverFuture = std::pin::Pin<
     Box<
-        dyn std::future::Future<Output = Result<Arc<dyn Driver>, osprofiler::driver::DriverError>>
-            + Send,
+        dyn std::future::Future<
+                Output = Result<Arc<dyn Driver>, osprofiler_core::driver::DriverError>,
+            > + Send,
     >,
 >;
 

@@ -12,9 +12,9 @@
 
 use std::borrow::Cow;
 
-use osprofiler::pyjson::to_writer as write_json;
-use osprofiler::timestamp::Timestamp;
-use osprofiler::{Notification, TraceId};
+use osprofiler_core::pyjson::to_writer as write_json;
+use osprofiler_core::timestamp::Timestamp;
+use osprofiler_core::{Notification, TraceId};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -115,7 +115,7 @@ pub fn read_message(body: &[u8]) -> Option<Received> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::Info;
+    use osprofiler_core::Info;
     use serde_json::Value;
 
     fn notification() -> Notification {
@@ -145,7 +145,10 @@ mod tests {
         // RabbitMQ), with its random ids cut out.
         let python = r#"{"message_id": "<id>", "publisher_id": "hostx", "event_type": "profiler.svc", "priority": "INFO", "payload": {"name": "db-start", "base_id": "7e13d441-f3c6-4c58-9ef1-0d59a888cbcd", "trace_id": "7f632fe5-0581-4dc7-8e33-0b20e6acd541", "parent_id": "7e13d441-f3c6-4c58-9ef1-0d59a888cbcd", "timestamp": "2026-11-25T10:01:10.523880", "info": {"a": "\u00e9\ud83d\ude00\"\n", "f": 1.5, "host": "vm"}, "project": "proj", "service": "svc"}, "timestamp": "2026-11-25 10:01:10.523923", "_unique_id": "<hex>"}"#;
         let id = &text[16..52];
-        assert!(osprofiler::TraceId::from(id).as_uuid().is_some(), "{id}");
+        assert!(
+            osprofiler_core::TraceId::from(id).as_uuid().is_some(),
+            "{id}"
+        );
         let hex = &text[text.len() - 34..text.len() - 2];
         assert!(hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(text.replace(id, "<id>").replace(hex, "<hex>"), python);

@@ -19,7 +19,6 @@ use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions};
 use lapin::types::FieldTable;
 use lapin::Connection;
-use osprofiler::report::{Report, ReportBuilder};
 use serde_json::value::RawValue;
 
 use crate::broker::{self, QUEUE};
@@ -31,7 +30,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// What one read found.
 #[derive(Debug)]
 pub(crate) struct ReadOutcome {
-    pub(crate) report: Report,
+    pub(crate) notifications: Vec<Box<RawValue>>,
     pub(crate) read: u64,
     pub(crate) of_trace: usize,
 }
@@ -50,7 +49,7 @@ pub(crate) async fn read_trace(
             .await
             .map_err(|e| format!("cannot open a channel: {e}"))?;
         let (channel, backlog) = broker::declare(&connection, channel, &exchange).await?;
-        let tag = format!("osprofiler-reader-{}", osprofiler::TraceId::new_v4());
+        let tag = format!("osprofiler-reader-{}", osprofiler_core::TraceId::new_v4());
         let consumer = channel
             .basic_consume(
                 QUEUE,
@@ -167,13 +166,8 @@ pub(crate) async fn read_trace(
         "read {read} messages in {:.1?}: {of_trace} notifications of trace {base_id}",
         start.elapsed()
     );
-    let mut builder = ReportBuilder::with_capacity(of_trace);
-    for (_, payload) in own {
-        // Unreadable notifications are listed in the report's `skipped`.
-        let _ = builder.append_notification(payload);
-    }
     Ok(ReadOutcome {
-        report: builder.finish(),
+        notifications: own.into_iter().map(|(_, payload)| payload).collect(),
         read,
         of_trace,
     })

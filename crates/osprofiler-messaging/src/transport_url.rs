@@ -4,7 +4,7 @@
 //!
 //! Messages never show a password: [`TransportUrl`]'s `Display` masks every one.
 
-use osprofiler::driver::mask_password;
+use osprofiler_core::driver::mask_password;
 use std::fmt;
 
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use osprofiler::driver::memory::MemoryDriver;
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{Driver, DriverError};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::{Info, Notification, Profiler};

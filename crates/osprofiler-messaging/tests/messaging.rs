@@ -6,6 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::{Info, Notification, Profiler};

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use osprofiler::driver::{Driver, DriverError, DriverFuture, DriverOptions};
-use osprofiler::notification::Notification;
+use osprofiler_core::driver::{Driver, DriverError, DriverFuture, DriverOptions};
+use osprofiler_core::notification::Notification;
 
 use crate::endpoint::Endpoint;
 use crate::export::Exporter;
@@ -278,7 +278,7 @@ mod tests {
     async fn reading_is_unsupported() {
         let driver = OtlpDriver::new(&DriverOptions::new("otlp://127.0.0.1:4318")).unwrap();
         assert!(matches!(
-            driver.get_report("x").await,
+            driver.get_notifications("x").await,
             Err(DriverError::Unsupported {
                 driver: "otlp",
                 operation: "get_report"

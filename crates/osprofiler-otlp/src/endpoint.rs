@@ -7,7 +7,7 @@
 use base64::Engine;
 use hyper::header::HeaderValue;
 use hyper::Uri;
-use osprofiler::driver::{mask_password, DriverError};
+use osprofiler_core::driver::{mask_password, DriverError};
 
 /// Where spans are posted.
 #[derive(Debug, Clone)]

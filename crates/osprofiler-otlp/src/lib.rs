@@ -86,5 +86,5 @@ pub const SCHEME: &str = "otlp";
 /// Registers the `otlp` scheme with the core's driver registry, so that
 /// `osprofiler::driver::get_driver` (and `init_from_conf`) can make an [`OtlpDriver`].
 pub fn register() {
-    osprofiler::driver::register_driver(SCHEME, factory);
+    osprofiler_core::driver::register_driver(SCHEME, factory);
 }

@@ -109,7 +109,7 @@ pub fn start_attributes(info: &Map<String, Value>) -> Vec<KeyValue> {
     if let Some(db) = truthy_get(info, "db") {
         copy(&mut attrs, "db.statement", db, "statement");
         if let Some(params) = field(db, "params") {
-            if let Ok(text) = osprofiler::pyjson::to_string(params) {
+            if let Ok(text) = osprofiler_core::pyjson::to_string(params) {
                 set_attribute(&mut attrs, "db.params", &Value::String(text));
             }
         }
@@ -255,7 +255,7 @@ fn py_str(v: &Value) -> String {
         Value::Null => "None".to_owned(),
         Value::Bool(true) => "True".to_owned(),
         Value::Bool(false) => "False".to_owned(),
-        other => osprofiler::pyjson::to_string(other).unwrap_or_default(),
+        other => osprofiler_core::pyjson::to_string(other).unwrap_or_default(),
     }
 }
 

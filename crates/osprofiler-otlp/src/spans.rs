@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
-use osprofiler::notification::Notification;
-use osprofiler::timestamp::Timestamp;
+use osprofiler_core::notification::Notification;
+use osprofiler_core::timestamp::Timestamp;
 
 use crate::mapping;
 
@@ -161,7 +161,7 @@ fn unix_nanos(timestamp: &str) -> u64 {
 mod tests {
     use super::*;
     use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-    use osprofiler::Info;
+    use osprofiler_core::Info;
 
     const BASE: &str = "58989008-6a17-49af-9b56-9643d037cdff";
 

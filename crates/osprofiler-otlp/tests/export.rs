@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions};
 use osprofiler::notification::Notification;
 use osprofiler::notifier::{BatchConfig, BatchNotifier};

@@ -9,6 +9,7 @@
 //! Prints `get_report notifications=<n> nodes=<n> seconds=<best> (runs: ...)`, and the base
 //! id while the trace exists, so Python's CLI can be timed on it too (`KEEP=1` keeps it).
 
+use osprofiler::driver::GetReport;
 use std::time::Instant;
 
 use osprofiler::driver::{Driver, DriverOptions};

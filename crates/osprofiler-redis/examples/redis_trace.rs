@@ -11,6 +11,7 @@
 //! `osprofiler trace show --json <base id> --connection-string redis://127.0.0.1:6379`
 //! (without `?ttl=`, which Python's redis client does not know).
 
+use osprofiler::driver::GetReport;
 use std::time::Duration;
 
 use osprofiler::driver::{get_driver, DriverOptions};

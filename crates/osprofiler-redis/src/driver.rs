@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use osprofiler::driver::{Driver, DriverError, DriverOptions, TraceSummary};
-use osprofiler::report::{build_report, Report};
-use osprofiler::Notification;
+use osprofiler_core::driver::{Driver, DriverError, DriverOptions, StoredTrace, TraceSummary};
+use osprofiler_core::Notification;
 use redis::aio::ConnectionManager;
 use redis::RedisError;
 use serde_json::value::RawValue;
@@ -181,7 +180,7 @@ impl Driver for RedisDriver {
     /// Python's `get_report`: the legacy `osprofiler:<base_id>*` keys (in `SCAN` order),
     /// then `LRANGE osprofiler_opt:<base_id> 0 -1` (newest first), built in that order.
     /// Values that are not JSON are left out with a warning.
-    async fn get_report(&self, base_id: &str) -> Result<Report, DriverError> {
+    async fn get_notifications(&self, base_id: &str) -> Result<StoredTrace, DriverError> {
         let id = base_id.to_owned();
         let texts = self
             .run(|inner| async move {
@@ -217,7 +216,7 @@ impl Driver for RedisDriver {
                 total - raws.len()
             );
         }
-        Ok(build_report(raws))
+        Ok(StoredTrace::Notifications(raws))
     }
 
     /// Every trace, oldest first, each with the timestamp and `fields` of its first stored
@@ -410,7 +409,7 @@ mod tests {
         options.config.filter_error_trace = true;
         let driver = RedisDriver::new(&options).unwrap();
         let mk = |base: &str, name: &str, err: bool| {
-            let mut info = osprofiler::Info::new();
+            let mut info = osprofiler_core::Info::new();
             if err {
                 info.insert("etype".into(), json!("E"));
             }

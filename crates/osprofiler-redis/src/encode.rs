@@ -3,8 +3,8 @@
 //! order Python's profiler makes them, then `project` and `service`), and the error record
 //! `{"base_id": ..., "timestamp": ...}`.
 
-use osprofiler::pyjson;
-use osprofiler::Notification;
+use osprofiler_core::pyjson;
+use osprofiler_core::Notification;
 
 /// Key prefix of the list that holds a trace's notifications, newest first (`LPUSH`).
 pub const PREFIX_OPT: &str = "osprofiler_opt:";
@@ -91,7 +91,7 @@ mod tests {
     use serde_json::Value;
 
     fn sample() -> Notification {
-        let mut info = osprofiler::Info::new();
+        let mut info = osprofiler_core::Info::new();
         info.insert("etype".into(), Value::from("ValueError"));
         info.insert("message".into(), Value::from("é\"x"));
         info.insert("host".into(), Value::from("vm"));

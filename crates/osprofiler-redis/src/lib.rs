@@ -93,7 +93,7 @@ mod target;
 
 use std::sync::Arc;
 
-use osprofiler::driver::{register_driver, Driver, DriverFuture, DriverOptions};
+use osprofiler_core::driver::{register_driver, Driver, DriverFuture, DriverOptions};
 
 pub use driver::RedisDriver;
 pub use link::{Timeouts, FIRST_RETRY_PAUSE, MAX_RETRY_PAUSE};

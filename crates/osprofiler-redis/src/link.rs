@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use osprofiler::driver::DriverError;
+use osprofiler_core::driver::DriverError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{Client, ErrorKind, RedisError};
@@ -313,7 +313,7 @@ fn breaks_connection(e: &RedisError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::driver::DriverOptions;
+    use osprofiler_core::driver::DriverOptions;
     use std::sync::Arc;
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use osprofiler::driver::{mask_password, DriverError, DriverOptions};
+use osprofiler_core::driver::{mask_password, DriverError, DriverOptions};
 use percent_encoding::percent_decode_str;
 
 /// The port of a Redis server when the string names none.

@@ -4,6 +4,7 @@
 
 mod support;
 
+use osprofiler::driver::GetReport;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

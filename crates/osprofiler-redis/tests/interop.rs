@@ -7,6 +7,7 @@
 
 mod support;
 
+use osprofiler::driver::GetReport;
 use osprofiler_testkit::run;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

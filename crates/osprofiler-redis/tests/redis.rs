@@ -3,6 +3,7 @@
 
 mod support;
 
+use osprofiler::driver::GetReport;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 
 mod support;
 
+use osprofiler::driver::GetReport;
 use std::time::Duration;
 
 use osprofiler::driver::{get_driver, DriverOptions};

@@ -1,7 +1,7 @@
 //! The point Python OSprofiler's `requests` patching (`osprofiler/requests.py`) records for
 //! an outgoing call: its name and its start and stop info.
 
-use osprofiler::{Info, PointName};
+use osprofiler_core::{Info, PointName};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Map, Value};
 

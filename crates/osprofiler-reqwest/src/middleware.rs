@@ -2,8 +2,8 @@
 //! and passes the trace on.
 
 use http::Extensions;
-use osprofiler::signing::pack_ids;
-use osprofiler::{profiler, Profiler, ProfilerConfig, ProfilerExt, Trace};
+use osprofiler_core::signing::pack_ids;
+use osprofiler_core::{profiler, Profiler, ProfilerConfig, ProfilerExt, Trace};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};

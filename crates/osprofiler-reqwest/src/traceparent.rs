@@ -2,7 +2,7 @@
 //! mapping of the OTLP driver (Python's `osprofiler/drivers/otlp.py`): trace id = the 128 bits
 //! of `base_id`, span id = the low 64 bits of the point's id.
 
-use osprofiler::TraceId;
+use osprofiler_core::TraceId;
 use uuid::Uuid;
 
 /// The header name.

@@ -5,6 +5,8 @@
 //!
 //!     cargo bench -p osprofiler-sqlx --bench overhead
 
+#![allow(missing_docs)] // criterion_group! makes public functions without docs.
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;

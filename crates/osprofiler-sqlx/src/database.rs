@@ -1,7 +1,7 @@
 //! [`TracedDatabase`]: what the tracer needs to know of one database: how to show its bound
 //! parameters and its errors as Python's infos do.
 
-use osprofiler::Info;
+use osprofiler_core::Info;
 use serde_json::Value;
 
 /// A database whose statements can be traced: it renders the bound parameters of a statement

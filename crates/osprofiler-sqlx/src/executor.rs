@@ -6,7 +6,7 @@ use std::fmt;
 use either::Either;
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
-use osprofiler::profiler;
+use osprofiler_core::profiler;
 use serde_json::Value;
 use sqlx::Describe;
 use sqlx::{Database, Error, Execute, Executor, Pool};

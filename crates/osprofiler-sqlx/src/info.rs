@@ -4,7 +4,7 @@
 
 use std::error::Error as _;
 
-use osprofiler::Info;
+use osprofiler_core::Info;
 use serde_json::{Map, Value};
 
 /// `{"db": {"statement": <sql>, "params": <params>}}`, as Python's `_before_cursor_execute`.
@@ -27,7 +27,7 @@ pub fn error_info(etype: &str, original: String, chained: String) -> Info {
         Value::String(original.clone()),
     );
     db.insert("chained_exception".to_owned(), Value::String(chained));
-    let mut info = osprofiler::error_info(etype, original);
+    let mut info = osprofiler_core::error_info(etype, original);
     info.insert("db".to_owned(), Value::Object(db));
     info
 }

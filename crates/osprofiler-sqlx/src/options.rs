@@ -1,7 +1,7 @@
 //! [`SqlTracing`]: whether and under which name SQL statements are traced (the
 //! `trace_sqlalchemy` option of the `[profiler]` section).
 
-use osprofiler::{PointName, ProfilerConfig};
+use osprofiler_core::{PointName, ProfilerConfig};
 
 use crate::executor::{Traced, TracedPool};
 

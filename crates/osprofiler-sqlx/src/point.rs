@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use futures_core::future::BoxFuture;
 use futures_core::stream::{BoxStream, Stream};
-use osprofiler::{profiler, Info, PointName, Profiler};
+use osprofiler_core::{profiler, Info, PointName, Profiler};
 use serde_json::{Map, Value};
 
 /// Makes the stop info of a failed statement (see [`crate::TracedDatabase::error_info`]).
@@ -92,7 +92,7 @@ impl<'e> Point<'e> {
     fn drop_with(&mut self, dropped: impl FnOnce() -> Info) {
         if self.is_open() {
             let info = if std::thread::panicking() {
-                osprofiler::error_info("panic", "panicked while the statement ran".to_owned())
+                osprofiler_core::error_info("panic", "panicked while the statement ran".to_owned())
             } else {
                 dropped()
             };
@@ -117,7 +117,7 @@ impl Drop for Restore<'_> {
 /// The stop info of a statement future dropped before it completed: the same as a
 /// `#[trace]`d async fn's (`etype` `cancelled`), because the statement may have been cut off.
 pub(crate) fn cancelled_info() -> Info {
-    osprofiler::error_info(
+    osprofiler_core::error_info(
         "cancelled",
         "the future was dropped before it completed".to_owned(),
     )

@@ -5,7 +5,7 @@ use std::any::type_name;
 use std::error::Error as _;
 use std::fmt::Write as _;
 
-use osprofiler::Info;
+use osprofiler_core::Info;
 use serde_json::Value;
 use sqlx::postgres::{PgArguments, PgDatabaseError, PgErrorPosition};
 use sqlx::Postgres;

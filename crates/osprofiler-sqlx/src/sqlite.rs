@@ -3,7 +3,7 @@
 use std::any::type_name;
 use std::error::Error as _;
 
-use osprofiler::Info;
+use osprofiler_core::Info;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteArguments, SqliteError};
 use sqlx::Sqlite;

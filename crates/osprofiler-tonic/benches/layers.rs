@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p osprofiler-tonic --bench layers`
 
+#![allow(missing_docs)] // criterion_group! makes public functions without docs.
+
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
 use std::hint::black_box;

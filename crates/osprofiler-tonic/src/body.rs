@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
-use osprofiler::{profiler, Info, Profiler, Trace};
+use osprofiler_core::{profiler, Info, Profiler, Trace};
 use pin_project_lite::pin_project;
 
 use crate::future::error_info;
@@ -86,7 +86,7 @@ where
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                open.end(Some(osprofiler::error_info(
+                open.end(Some(osprofiler_core::error_info(
                     std::any::type_name::<B::Error>(),
                     e.to_string(),
                 )));
@@ -148,7 +148,7 @@ impl OpenPoint {
 impl Drop for OpenPoint {
     fn drop(&mut self) {
         if self.point.is_some() {
-            self.end(Some(osprofiler::error_info(
+            self.end(Some(osprofiler_core::error_info(
                 "cancelled",
                 "the response body was dropped before its end".to_owned(),
             )));

@@ -20,7 +20,7 @@
 
 use std::task::{Context, Poll};
 
-use osprofiler::profiler;
+use osprofiler_core::profiler;
 use tonic::service::Interceptor;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -141,7 +141,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::Profiler;
+    use osprofiler_core::Profiler;
 
     #[test]
     fn interceptor_adds_metadata_only_when_profiling() {

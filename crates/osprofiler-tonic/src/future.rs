@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use osprofiler::{profiler, Info, Profiled, Profiler, ProfilerExt, Trace};
+use osprofiler_core::{profiler, Info, Profiled, Profiler, ProfilerExt, Trace};
 use pin_project_lite::pin_project;
 use serde_json::{Map, Value};
 
@@ -37,7 +37,7 @@ pub(crate) fn error_info(headers: &http::HeaderMap) -> Option<Info> {
     if status.code() == tonic::Code::Ok {
         return None;
     }
-    Some(osprofiler::error_info(
+    Some(osprofiler_core::error_info(
         std::any::type_name::<tonic::Status>(),
         format!("{:?}: {}", status.code(), status.message()),
     ))
@@ -83,7 +83,7 @@ pin_project! {
     impl<F> PinnedDrop for Guarded<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(point) = this.project().point.take() {
-                point.stop_with(osprofiler::error_info(
+                point.stop_with(osprofiler_core::error_info(
                     "cancelled",
                     "the call was dropped before it completed".to_owned(),
                 ));

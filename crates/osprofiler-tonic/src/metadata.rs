@@ -9,9 +9,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
-use osprofiler::notifier::Notifier;
-use osprofiler::signing;
-use osprofiler::Profiler;
+use osprofiler_core::notifier::Notifier;
+use osprofiler_core::signing;
+use osprofiler_core::Profiler;
 use tonic::metadata::{MetadataMap, MetadataValue};
 
 /// The metadata key of the signed trace ids (`X-Trace-Info` in lower case).
@@ -89,7 +89,7 @@ impl Verifier {
 
     /// The keys of a service set up with [`osprofiler::init_from_conf`]: its `hmac_keys`
     /// when profiling is enabled, none otherwise.
-    pub fn from_profiling(profiling: &osprofiler::Profiling) -> Self {
+    pub fn from_profiling(profiling: &osprofiler_core::Profiling) -> Self {
         if profiling.enabled() {
             Self::new(&profiling.hmac_keys)
         } else {
@@ -149,7 +149,7 @@ impl fmt::Debug for Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::signing::signed_pack;
+    use osprofiler_core::signing::signed_pack;
     use serde_json::json;
 
     fn verifier() -> Verifier {

@@ -21,7 +21,7 @@
 
 use std::task::{Context, Poll};
 
-use osprofiler::Profiler;
+use osprofiler_core::Profiler;
 use tonic::service::Interceptor;
 use tower_layer::Layer;
 use tower_service::Service;

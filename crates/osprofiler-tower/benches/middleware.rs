@@ -13,6 +13,8 @@
 //! chunks, and the bench asserts that no point was dropped: a full queue would time the
 //! cheap drop path instead of the hand-off a served request pays.
 
+#![allow(missing_docs)] // criterion_group! makes public functions without docs.
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;

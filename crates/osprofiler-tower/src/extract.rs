@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::Request;
-use osprofiler::signing::{SignedTrace, Verifier};
-use osprofiler::Info;
+use osprofiler_core::signing::{SignedTrace, Verifier};
+use osprofiler_core::Info;
 use serde_json::{Map, Value};
 
 /// `X-Trace-Info`, as a ready header name: looking it up hashes no string at run time.
@@ -162,7 +162,7 @@ pub(crate) fn is_valid_traceparent(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::signing::{pack_ids, signed_pack};
+    use osprofiler_core::signing::{pack_ids, signed_pack};
 
     fn hv(s: &str) -> HeaderValue {
         HeaderValue::from_str(s).unwrap()

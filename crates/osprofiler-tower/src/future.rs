@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use osprofiler::{Profiled, Trace};
+use osprofiler_core::{Profiled, Trace};
 use pin_project_lite::pin_project;
 
 pin_project! {

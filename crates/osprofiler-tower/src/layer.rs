@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use osprofiler::signing::Verifier;
-use osprofiler::{Notifier, ProfilerConfig, Profiling};
+use osprofiler_core::signing::Verifier;
+use osprofiler_core::{Notifier, ProfilerConfig, Profiling};
 use tower_layer::Layer;
 
 use crate::service::ProfilerService;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
-use osprofiler::{profiler, Profiler, ProfilerExt, Trace};
+use osprofiler_core::{profiler, Profiler, ProfilerExt, Trace};
 use tower_service::Service;
 
 use crate::extract::{self, X_TRACE_HMAC, X_TRACE_INFO};
@@ -128,8 +128,8 @@ impl Drop for Entered<'_> {
 mod tests {
     use super::*;
     use crate::ProfilerLayer;
-    use osprofiler::notifier::CollectingNotifier;
-    use osprofiler::signing::pack_ids;
+    use osprofiler_core::notifier::CollectingNotifier;
+    use osprofiler_core::signing::pack_ids;
     use tower::{service_fn, ServiceExt};
     use tower_layer::Layer;
 

@@ -6,6 +6,8 @@
 //! alternating rounds (so that load from other processes hits both alike) and prints the
 //! medians and the median of the per-round differences.
 
+#![allow(missing_docs)] // criterion_group! makes public functions without docs.
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use osprofiler::Profiler;
+use osprofiler_core::Profiler;
 use tracing_core::span;
 
 struct Entry {
@@ -24,14 +24,14 @@ thread_local! {
 
 /// Makes `profiler` current for the span `id` just entered.
 pub(crate) fn push(id: &span::Id, profiler: Profiler) {
-    let saved = osprofiler::profiler::set_current(Some(profiler));
+    let saved = osprofiler_core::profiler::set_current(Some(profiler));
     let entry = Entry {
         span: id.clone(),
         saved,
     };
     // During thread teardown there is nowhere to keep the entry: give the profiler back now.
     if let Err(_gone) = ENTERED.try_with(|s| s.borrow_mut().push(entry)) {
-        osprofiler::profiler::clean();
+        osprofiler_core::profiler::clean();
     }
 }
 
@@ -57,7 +57,7 @@ pub(crate) fn pop(id: &span::Id) -> Option<Profiler> {
         .ok()
         .flatten();
     match found {
-        Some((true, saved)) => osprofiler::profiler::set_current(saved),
+        Some((true, saved)) => osprofiler_core::profiler::set_current(saved),
         // Dropped here, outside the borrow.
         Some((false, _dropped)) => None,
         None => None,
@@ -73,14 +73,14 @@ pub(crate) fn depth() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler::{profiler, Profiler};
+    use osprofiler_core::{profiler, Profiler};
 
     fn profiler_with_base(base: &str) -> Profiler {
         Profiler::with_notifier(
             "k",
             Some(base),
             None,
-            std::sync::Arc::new(osprofiler::notifier::NoopNotifier),
+            std::sync::Arc::new(osprofiler_core::notifier::NoopNotifier),
         )
     }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use osprofiler::Info;
+use osprofiler_core::Info;
 use serde_json::{Map, Number, Value};
 use tracing_core::field::{Field, Visit};
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use osprofiler::{profiler, Info, PointName, Profiler};
+use osprofiler_core::{profiler, Info, PointName, Profiler};
 use serde_json::Value;
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Metadata, Subscriber};

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use osprofiler::{Info, PointName, Profiler};
+use osprofiler_core::{Info, PointName, Profiler};
 use serde_json::Value;
 
 /// How many spans with a point are open in the process. While it is zero (no profiled span

@@ -4,6 +4,8 @@
 //! start+stop pair into the queue pipeline at most 500 ns; `signed_pack` and `signed_unpack`
 //! (3 keys, the last matching) at most 3 us each.
 
+#![allow(missing_docs)] // criterion_group! makes public functions without docs.
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

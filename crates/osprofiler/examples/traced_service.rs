@@ -4,11 +4,11 @@
 //!
 //! Run: `cargo run -p osprofiler --example traced_service`
 
+use osprofiler::driver::GetReport;
 use std::sync::Arc;
 use std::time::Duration;
 
 use osprofiler::driver::memory::MemoryDriver;
-use osprofiler::driver::Driver;
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::signing::{pack_ids, signed_unpack};
 use osprofiler::{profiler, trace, trace_impl, Profiler, ProfilerExt, Trace};

@@ -26,53 +26,93 @@
 //! profiler::clean();
 //! ```
 //!
-//! Parts: [`profiler`] (the context that follows threads and tasks), [`signing`] (trace
-//! headers), [`notifier`] (the queue pipeline), [`driver`] (stores, chosen by connection
-//! string), [`report`] (Python's `get_report`), [`config`] (the `[profiler]` options), [`rpc`] (the trace in an RPC call's context).
+//! This crate is the facade, as `tracing` is over `tracing-core`: it re-exports the light
+//! core (`osprofiler-core`: [`profiler`], [`signing`], [`notifier`], [`driver`], [`config`],
+//! [`rpc`], [`propagation`]), the report engine (`osprofiler-report`: [`report`]), the
+//! `#[trace]` attributes (feature `macros`) and the SQL store (`osprofiler-sql`, feature
+//! `sqlite`, on by default: the embedded default store). A crate that only needs `#[trace]`
+//! takes `osprofiler = { default-features = false, features = ["macros"] }` and compiles no
+//! database client. How the crates fit together: `docs/architecture.md`.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
-pub mod config;
-pub mod driver;
-pub mod id;
-mod init;
-pub mod notification;
-pub mod notifier;
-pub mod profiler;
-pub mod pyjson;
-pub mod report;
-pub mod rpc;
-pub mod signing;
-pub mod timestamp;
+pub use osprofiler_core::{
+    config, error_info, hostname, id, notification, notifier, profiler, propagation, pyjson, rpc,
+    signing, timestamp,
+};
+pub use osprofiler_core::{
+    Info, InitError, Notification, Notifier, PointKind, PointName, Profiled, Profiler,
+    ProfilerConfig, ProfilerExt, Profiling, Trace, TraceId, TracePoint,
+};
+pub use osprofiler_report as report;
 
 #[doc(hidden)]
-pub mod __private;
-
-use std::sync::OnceLock;
-
-pub use config::ProfilerConfig;
-pub use id::{PointName, TraceId};
-pub use init::{init_from_conf, try_init_from_conf, InitError, Profiling};
-pub use notification::{Info, Notification, PointKind, TracePoint};
-pub use notifier::Notifier;
-pub use profiler::{Profiled, Profiler, ProfilerExt, Trace};
+pub use osprofiler_core::__private;
 
 #[cfg(feature = "macros")]
 pub use osprofiler_macros::{trace, trace_impl};
 
-/// This machine's host name (Python's `socket.gethostname()`), read once.
-pub fn hostname() -> &'static str {
-    static HOST: OnceLock<String> = OnceLock::new();
-    HOST.get_or_init(|| gethostname::gethostname().to_string_lossy().into_owned())
+pub mod driver {
+    //! Drivers: where notifications are stored and how traces are read back (Python's
+    //! `osprofiler.drivers`), chosen by the scheme of a connection string. The core's
+    //! [`driver`](osprofiler_core::driver) module, plus the SQL store this build was compiled
+    //! with ([`sql`], registered before any connection string is read) and
+    //! [`GetReport`] (`driver.get_report(id)`).
+
+    pub use osprofiler_core::driver::*;
+    pub use osprofiler_report::GetReport;
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    pub use osprofiler_sql as sql;
+
+    /// Creates the driver for `options.connection_string` (Python's `get_driver`), after
+    /// registering the stores this build was compiled with ([`register_builtin_stores`](crate::register_builtin_stores)).
+    pub async fn get_driver(
+        options: DriverOptions,
+    ) -> Result<std::sync::Arc<dyn Driver>, DriverError> {
+        crate::register_builtin_stores();
+        osprofiler_core::driver::get_driver(options).await
+    }
+
+    /// The schemes registered, with the stores this build was compiled with.
+    pub fn schemes() -> Vec<String> {
+        crate::register_builtin_stores();
+        osprofiler_core::driver::schemes()
+    }
 }
 
-/// The stop info Python records for an exception: `{"etype": ..., "message": ...}`.
-pub fn error_info(etype: &str, message: String) -> Info {
-    let mut info = Info::new();
-    info.insert(
-        "etype".to_owned(),
-        serde_json::Value::String(etype.to_owned()),
-    );
-    info.insert("message".to_owned(), serde_json::Value::String(message));
-    info
+/// Registers the stores this build was compiled with: the SQL store (`sqlite://`, and
+/// `postgresql://` / `mysql://` with their features). Called by [`init_from_conf`] and
+/// [`driver::get_driver`]; cheap after the first call.
+pub fn register_builtin_stores() {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(osprofiler_sql::register);
+    }
+}
+
+/// Sets profiling up from `conf` (Python's `init_from_conf`): when `enabled`, creates the
+/// driver for `connection_string` (the embedded SQLite store when unset), starts the queue
+/// pipeline and makes it the process-wide notifier. A driver that cannot start leaves the
+/// service running with profiling off and one logged error, as Python does since 2.9.
+///
+/// The built-in stores are registered first ([`register_builtin_stores`]); stores in other
+/// crates register themselves before this (`osprofiler_redis::register()`, ...).
+pub async fn init_from_conf(
+    conf: &ProfilerConfig,
+    project: Option<&str>,
+    service: Option<&str>,
+) -> Profiling {
+    register_builtin_stores();
+    osprofiler_core::init_from_conf(conf, project, service).await
+}
+
+/// Like [`init_from_conf`], but returns the error instead of turning profiling off.
+pub async fn try_init_from_conf(
+    conf: &ProfilerConfig,
+    project: Option<&str>,
+    service: Option<&str>,
+) -> Result<Profiling, InitError> {
+    register_builtin_stores();
+    osprofiler_core::try_init_from_conf(conf, project, service).await
 }

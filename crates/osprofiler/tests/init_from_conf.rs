@@ -2,6 +2,7 @@
 //! process-wide pipeline into the embedded store, nothing lost at the end of `main`. One test
 //! function, because the process-wide notifier can be set only once per process.
 
+use osprofiler::driver::GetReport;
 use osprofiler::driver::{get_driver, DriverOptions};
 use osprofiler::{profiler, ProfilerConfig, Trace};
 
