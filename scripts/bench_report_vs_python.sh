@@ -5,8 +5,8 @@
 #   scripts/bench_report_vs_python.sh [N]
 #
 # - Makes a virtualenv in .venv-bench with osprofiler==4.4.0 (once).
-# - Generates the trace once with `cargo run --release --example report_bench -- gen`
-#   (a JSON list, one notification per line; see crates/osprofiler/examples/support/report_gen.rs).
+# - Generates the trace once with `report_bench gen` (crates/osprofiler-bench)
+#   (a JSON list, one notification per line; see crates/osprofiler-bench/src/report_gen.rs).
 # - Checks first, on 20,000 notifications, that both build the very same report (values and
 #   key order).
 # - Python: `_append_results` for each notification as the Redis driver calls it, then
@@ -24,7 +24,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv-bench"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/examples/report_bench"
+BIN="$TARGET/release/report_bench"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/osprofiler-report-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -32,7 +32,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check "osprofiler==4.4.0"
-cargo build --release -q -p osprofiler --example report_bench
+cargo build --release -q -p osprofiler-bench --bin report_bench
 
 val() { sed -n "s/^$1=//p" "$2" | head -n1; }
 

@@ -1,4 +1,4 @@
-//! The `[profiler]` options of OpenStack services (DESIGN section 8), read from an INI file as
+//! The `[profiler]` options of OpenStack services (`docs/wire.md`, configuration), read from an INI file as
 //! services use (`oslo.config` style), a TOML file, or environment variables.
 //!
 //! ```

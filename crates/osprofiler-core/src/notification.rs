@@ -1,5 +1,5 @@
 //! What a trace point sends: the cheap [`TracePoint`] record made on the hot path, and the
-//! [`Notification`] that drivers store (DESIGN section 5).
+//! [`Notification`] that drivers store (`docs/wire.md`, notifications).
 //!
 //! The split is deliberate: a trace point only takes the clock and a random id and pushes a
 //! small record; formatting the timestamp, the uuids and the JSON happens later, in the

@@ -1,6 +1,6 @@
 //! Building reports (Python's `_append_results` + `_parse_results`) from realistic traces of
-//! 10^4 and 10^5 notifications (see `examples/support/report_gen.rs`); the 10^6 case and the
-//! comparison with Python live in `examples/report_bench.rs` and
+//! 10^4 and 10^5 notifications (see `osprofiler-bench`'s `report_gen`); the 10^6 case and the
+//! comparison with Python live in `osprofiler-bench`'s `report_bench` and
 //! `scripts/bench_report_vs_python.sh`.
 //!
 //! Target: a JSON list of 10^6 notifications to a report in about 0.7 s or less on 2 cores
@@ -8,14 +8,12 @@
 
 #![allow(missing_docs)] // criterion_group! makes public functions without docs.
 
-#[path = "../examples/support/report_gen.rs"]
-mod report_gen;
-
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use osprofiler::report::{build_report, report_from_json_file_contents, report_from_json_text};
+use osprofiler_bench::report_gen;
+use osprofiler_report::{build_report, report_from_json_file_contents, report_from_json_text};
 use serde_json::value::RawValue;
 
 fn raws(texts: &[String]) -> Vec<Box<RawValue>> {

@@ -1,5 +1,5 @@
 //! The report builder against Python OSprofiler 4.4.0's own reports:
-//! `crates/osprofiler/tests/conformance/reports.json` (a copy of `shared/conformance/reports.json`) and
+//! `crates/osprofiler/tests/conformance/reports.json` (made by the reference; see the README there) and
 //! `crates/osprofiler/tests/conformance/report_edges.json` (behaviours those cases do not reach: repeated
 //! names, cycles, strptime leniency, non-string fields, no starts; made by feeding the same
 //! notifications to Python's `Driver._append_results` as the Redis driver does, then

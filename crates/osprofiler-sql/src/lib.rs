@@ -1,6 +1,6 @@
 //! The SQL driver: Python OSprofiler's SQL layout (its `sqlalchemy` driver) on SQLite,
 //! PostgreSQL and MySQL / MariaDB, through one code path over sqlx, so a Python service and
-//! a Rust service share one table and either side's tools read it (DESIGN section 7).
+//! a Rust service share one table and either side's tools read it (`docs/stores.md`, SQL).
 //!
 //! # Connection strings
 //!

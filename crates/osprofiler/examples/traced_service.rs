@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use osprofiler::driver::memory::MemoryDriver;
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
-use osprofiler::signing::{pack_ids, signed_unpack};
-use osprofiler::{profiler, trace, trace_impl, Profiler, ProfilerExt, Trace};
+use osprofiler::signing::{pack_ids, Verifier};
+use osprofiler::{profiler, trace, trace_impl, ProfilerExt, Trace};
 
 #[derive(Debug)]
 struct Db;
@@ -41,19 +41,15 @@ async fn plug_vif(port: u32) -> u32 {
     port * 10
 }
 
-/// What an HTTP server middleware does with each request (a later issue ships one).
-async fn handle_request(info: &str, hmac: &str, keys: &[&str], pipeline: Arc<BatchNotifier>) {
-    let Some(trace) = signed_unpack(info, hmac, keys) else {
+/// What the HTTP server middleware (`osprofiler-tower`) does with each request, by hand:
+/// verify the trace headers with the service's keys (Python's `WsgiMiddleware` rules), then
+/// run the request under a profiler of its own.
+async fn handle_request(info: &str, hmac: &str, verifier: &Verifier, pipeline: Arc<BatchNotifier>) {
+    let Some(trace) = verifier.verify_trace(info, hmac) else {
         println!("unsigned request: runs unprofiled");
         return;
     };
-    let key = trace["hmac_key"].as_str().unwrap_or_default();
-    let p = Profiler::with_notifier(
-        key,
-        trace["base_id"].as_str(),
-        trace["parent_id"].as_str(),
-        pipeline,
-    );
+    let p = trace.into_profiler(Some(pipeline));
     async {
         let _wsgi = Trace::start("wsgi", None);
         let db = Db;
@@ -84,8 +80,10 @@ async fn main() {
     // The caller (`osprofiler trace start --hmac-key SECRET_KEY`) signs the headers.
     let base_id = "6c4a2d7e-1f7b-4a7e-9d51-2f1e3e0b5a11";
     let (info, hmac) = pack_ids(base_id, base_id, "SECRET_KEY");
-    handle_request(&info, &hmac, &["OLD_KEY", "SECRET_KEY"], pipeline.clone()).await;
-    handle_request(&info, "bad-signature", &["SECRET_KEY"], pipeline.clone()).await;
+    // Made once, at start-up: the keys, with key rotation (the old one still accepted).
+    let verifier = Verifier::new(["OLD_KEY", "SECRET_KEY"]);
+    handle_request(&info, &hmac, &verifier, pipeline.clone()).await;
+    handle_request(&info, "bad-signature", &verifier, pipeline.clone()).await;
 
     pipeline.flush(Duration::from_secs(5));
     for n in store.notifications() {

@@ -28,11 +28,12 @@
 //!
 //! This crate is the facade, as `tracing` is over `tracing-core`: it re-exports the light
 //! core (`osprofiler-core`: [`profiler`], [`signing`], [`notifier`], [`driver`], [`config`],
-//! [`rpc`], [`propagation`]), the report engine (`osprofiler-report`: [`report`]), the
-//! `#[trace]` attributes (feature `macros`) and the SQL store (`osprofiler-sql`, feature
-//! `sqlite`, on by default: the embedded default store). A crate that only needs `#[trace]`
-//! takes `osprofiler = { default-features = false, features = ["macros"] }` and compiles no
-//! database client. How the crates fit together: `docs/architecture.md`.
+//! [`rpc`], [`propagation`]), the report engine (`osprofiler-report`: `report`, feature
+//! `report`), the `#[trace]` attributes (feature `macros`) and the SQL store
+//! (`osprofiler-sql`, feature `sqlite`: the embedded default store). All are on by default.
+//! A crate that only needs `#[trace]` takes `osprofiler = { default-features = false,
+//! features = ["macros"] }` and compiles neither a database client nor the report engine.
+//! How the crates fit together: `docs/architecture.md`.
 
 #![forbid(unsafe_code)]
 
@@ -44,6 +45,7 @@ pub use osprofiler_core::{
     Info, InitError, Notification, Notifier, PointKind, PointName, Profiled, Profiler,
     ProfilerConfig, ProfilerExt, Profiling, Trace, TraceId, TracePoint,
 };
+#[cfg(feature = "report")]
 pub use osprofiler_report as report;
 
 #[doc(hidden)]
@@ -56,10 +58,11 @@ pub mod driver {
     //! Drivers: where notifications are stored and how traces are read back (Python's
     //! `osprofiler.drivers`), chosen by the scheme of a connection string. The core's
     //! [`driver`](osprofiler_core::driver) module, plus the SQL store this build was compiled
-    //! with ([`sql`], registered before any connection string is read) and
-    //! [`GetReport`] (`driver.get_report(id)`).
+    //! with (`sql`, registered before any connection string is read) and `GetReport`
+    //! (`driver.get_report(id)`, feature `report`).
 
     pub use osprofiler_core::driver::*;
+    #[cfg(feature = "report")]
     pub use osprofiler_report::GetReport;
     #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     pub use osprofiler_sql as sql;

@@ -1,5 +1,5 @@
 //! Every case of the reference implementation's signing cases (Python OSprofiler 4.4.0,
-//! copied from shared/conformance/signing.json): packing byte for byte, unpacking to the same
+//! `tests/conformance/signing.json`, see its README): packing byte for byte, unpacking to the same
 //! object or to a rejection.
 
 use osprofiler::signing::{signed_pack, signed_unpack};

@@ -1,6 +1,6 @@
 //! Drivers: where notifications are stored and how traces are read back (Python's
 //! `osprofiler.drivers`). A driver is chosen by the scheme of a connection string through the
-//! [registry](get_driver), as Python's `get_driver` does (DESIGN section 7).
+//! [registry](get_driver), as Python's `get_driver` does (`docs/stores.md`, connection strings).
 //!
 //! Built in: `memory://` ([`memory`], tests and examples). Every other store lives in a
 //! crate of its own and [registers](register_driver) its schemes: the SQL store

@@ -2,10 +2,10 @@
 //! `scripts/bench_report_vs_python.sh` feeds to both Python OSprofiler and us.
 //!
 //! ```text
-//! cargo run --release --example report_bench                   # N = 1,000,000, in memory
-//! cargo run --release --example report_bench -- mem N          # N notifications, in memory
-//! cargo run --release --example report_bench -- gen N FILE     # write them as a JSON list
-//! cargo run --release --example report_bench -- file FILE [OUT]  # time a file; OUT: the report JSON
+//! cargo run --release -p osprofiler-bench --bin report_bench                   # N = 1,000,000, in memory
+//! cargo run --release -p osprofiler-bench --bin report_bench -- mem N          # N notifications, in memory
+//! cargo run --release -p osprofiler-bench --bin report_bench -- gen N FILE     # write them as a JSON list
+//! cargo run --release -p osprofiler-bench --bin report_bench -- file FILE [OUT]  # time a file; OUT: the report JSON
 //! ```
 //!
 //! `mem` times `build_report` over notifications already held as `Box<RawValue>` texts.
@@ -15,12 +15,10 @@
 //! seconds, and peak RSS (`VmHWM` of /proc/self/status; in `mem`, reset after generating the
 //! input so that it shows the build's peak with the input resident).
 
-#[path = "support/report_gen.rs"]
-mod report_gen;
-
 use std::time::Instant;
 
-use osprofiler::report::{build_report, report_from_json_text};
+use osprofiler_bench::report_gen;
+use osprofiler_report::{build_report, report_from_json_text};
 use serde_json::value::RawValue;
 
 fn status_kib(field: &str) -> Option<u64> {

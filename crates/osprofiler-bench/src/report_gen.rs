@@ -1,5 +1,5 @@
-//! Synthetic traces for the report benchmarks (`benches/report.rs`, `examples/report_bench.rs`
-//! and `scripts/bench_report_vs_python.sh`): one trace of N notifications shaped like what
+//! Synthetic traces for the report benchmarks (`osprofiler-report`'s `benches/report.rs`,
+//! `src/bin/report_bench.rs` and `scripts/bench_report_vs_python.sh`): one trace of N notifications shaped like what
 //! OpenStack services send through Python OSprofiler.
 //!
 //! Requests enter an API service (`wsgi`), which calls the database (`db`, through
@@ -10,9 +10,7 @@
 //! Notifications come in time order, as the SQL driver returns them. Deterministic for a
 //! given seed, so Python and Rust can be fed the same file.
 
-#![allow(dead_code)]
-
-use osprofiler::timestamp::Timestamp;
+use osprofiler_core::timestamp::Timestamp;
 use serde_json::{json, Value};
 
 /// splitmix64: tiny, fast, and stable across crate versions (the file must not change when
