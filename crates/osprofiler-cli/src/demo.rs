@@ -24,7 +24,7 @@ use osprofiler::signing::{pack_ids, signed_unpack};
 use osprofiler::{Info, ProfilerExt, Trace};
 use serde_json::{json, Value};
 
-use crate::show::{emit, Format, Trace as ShownTrace};
+use crate::show::{emit, Format, ShownReport};
 
 /// The demo's key, Python OSprofiler's default `hmac_keys`.
 const HMAC_KEY: &str = "SECRET_KEY";
@@ -109,7 +109,7 @@ pub async fn run(mut options: DriverOptions) -> Result<()> {
         .get_report(&base_id)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let shown = ShownTrace::Built(report);
+    let shown = ShownReport::Built(report);
     if shown.is_empty() {
         bail!("the demo trace {base_id} is not in {masked} after storing it");
     }

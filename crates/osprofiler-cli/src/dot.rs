@@ -25,7 +25,7 @@ use anyhow::{bail, Context, Result};
 use osprofiler::report::{Node, Report};
 use serde_json::{Map, Value};
 
-use osprofiler::pyjson::python_float_repr;
+use osprofiler::pyjson::{python_float_repr, python_str as py_str};
 
 /// Output formats `--render-dot` takes from the file's extension (Graphviz's `-T` names).
 /// Any other extension (or none) renders to `FILE.pdf`, as Python's CLI always does.
@@ -207,19 +207,6 @@ fn time_taken(info: &Map<String, Value>) -> String {
     match (int(started), int(finished)) {
         (Some(s), Some(f)) => (f - s).to_string(),
         _ => python_float_repr(finished.as_f64().unwrap_or(0.0) - started.as_f64().unwrap_or(0.0)),
-    }
-}
-
-/// Python's `str()` of a JSON value: strings bare, `None`, `True`/`False`, numbers as Python
-/// prints them, the rest as JSON.
-fn py_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        Value::Number(n) if n.is_f64() => python_float_repr(n.as_f64().unwrap_or(0.0)),
-        other => other.to_string(),
     }
 }
 

@@ -1,9 +1,11 @@
-//! The drivers this build of the command knows, registered with the core's registry before
-//! any connection string is read. Each backend is a cargo feature of this crate (all on by
-//! default), so a lean build can leave out what it does not need.
+//! The drivers this build of the command knows. The SQL store is registered by the
+//! `osprofiler` facade (its `driver::get_driver` and `driver::schemes` do it first); the
+//! optional store crates, each a cargo feature
+//! of this crate (all on by default, so a lean build can leave out what it does not need),
+//! are registered here, before any connection string is read. What `--help` and errors list
+//! is the registry's list, [`osprofiler::driver::schemes`].
 
-/// Registers every driver compiled in. The core registers its own (`sqlite://`, `memory://`,
-/// and the SQL servers enabled through its features).
+/// Registers the drivers of the optional store crates compiled in.
 pub fn register_all() {
     #[cfg(feature = "redis")]
     osprofiler_redis::register();
@@ -13,34 +15,48 @@ pub fn register_all() {
     osprofiler_messaging::register();
 }
 
-/// The schemes this build serves, for `--help` and error messages.
-pub fn schemes() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut schemes = vec!["sqlite", "memory"];
-    #[cfg(feature = "redis")]
-    schemes.extend(["redis", "redissentinel"]);
-    #[cfg(feature = "otlp")]
-    schemes.push("otlp");
-    #[cfg(feature = "messaging")]
-    schemes.push("messaging");
-    #[cfg(feature = "postgres")]
-    schemes.extend(["postgresql", "postgres"]);
-    #[cfg(feature = "mysql")]
-    schemes.push("mysql");
-    schemes
+/// The registry's schemes as `scheme://`, comma-separated: for `--help` and error messages.
+pub fn known_schemes() -> String {
+    osprofiler::driver::schemes()
+        .iter()
+        .map(|s| format!("{s}://"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
 mod tests {
-    use osprofiler::driver::{get_driver, DriverError, DriverOptions};
+    use osprofiler::driver::{get_driver, schemes, DriverError, DriverOptions};
 
     #[tokio::test]
-    async fn every_listed_scheme_has_a_driver() {
+    async fn every_store_of_the_build_is_registered() {
         super::register_all();
-        for scheme in super::schemes() {
-            // A port nothing listens on: the driver is found (a connection error, or a driver
-            // that connects lazily), never "driver not found".
-            let cs = format!("{scheme}://127.0.0.1:1/x");
+        let registered = schemes();
+        let mut expected = vec!["memory", "sqlite", "postgresql", "postgres", "mysql"];
+        if cfg!(feature = "redis") {
+            expected.extend(["redis", "redissentinel"]);
+        }
+        if cfg!(feature = "otlp") {
+            expected.push("otlp");
+        }
+        if cfg!(feature = "messaging") {
+            expected.push("messaging");
+        }
+        for scheme in expected {
+            assert!(
+                registered.iter().any(|s| s == scheme),
+                "{scheme}:// missing in {registered:?}"
+            );
+        }
+        // Each registered scheme reaches its driver: a connection error (a port nothing
+        // listens on), or a driver that connects lazily, never "driver not found". Files
+        // go to a temporary directory.
+        let dir = tempfile::tempdir().unwrap();
+        for scheme in registered {
+            let cs = match scheme.as_str() {
+                "sqlite" => format!("sqlite://{}/x.sqlite", dir.path().display()),
+                _ => format!("{scheme}://127.0.0.1:1/x"),
+            };
             let found = match get_driver(DriverOptions::new(cs)).await {
                 Ok(_) => true,
                 Err(DriverError::UnknownScheme(_)) => false,

@@ -14,7 +14,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 
-use crate::show::Trace;
+use crate::show::ShownReport;
 
 /// The page (assets/report.html), with [`DATA_MARK`] where the report goes.
 const TEMPLATE: &str = include_str!("../assets/report.html");
@@ -23,7 +23,7 @@ const TEMPLATE: &str = include_str!("../assets/report.html");
 const DATA_MARK: &str = "/*OSPROFILER_REPORT_JSON*/";
 
 /// Writes the page for `report` (no final newline).
-pub fn write_page(out: &mut dyn Write, report: &Trace) -> Result<()> {
+pub fn write_page(out: &mut dyn Write, report: &ShownReport) -> Result<()> {
     let (head, tail) = TEMPLATE
         .split_once(DATA_MARK)
         .context("the HTML template has no place for the report")?;
@@ -71,7 +71,7 @@ mod tests {
         let report = json!({"info": {"name": "total", "started": 0, "finished": 1},
                             "children": [{"info": {"name": "db", "x": evil}, "children": []}]});
         let mut page = Vec::new();
-        write_page(&mut page, &Trace::Loaded(report.clone())).unwrap();
+        write_page(&mut page, &ShownReport::Loaded(report.clone())).unwrap();
         let page = String::from_utf8(page).unwrap();
         // The only `</script>` are the template's own two.
         assert_eq!(page.matches("</script>").count(), 2);

@@ -1,6 +1,8 @@
 //! `osprofiler`: show, list and start traces, and run a traced demo (Python OSprofiler's CLI,
 //! wire-compatible with it).
 
+#![forbid(unsafe_code)]
+
 mod demo;
 mod dot;
 mod drivers;
@@ -14,7 +16,7 @@ mod tree;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use show::Format;
 
@@ -57,8 +59,8 @@ The trace id goes to standard error; see the trace afterwards with
 
 #[derive(Debug, Args)]
 struct Connection {
-    /// Storage driver's connection string: sqlite://PATH, postgresql://..., mysql://..., redis://...,
-    /// redissentinel://..., messaging://, otlp://HOST:4318 (write only), memory://.
+    /// Storage driver's connection string, e.g. sqlite://PATH, postgresql://USER@HOST/DB,
+    /// redis://HOST:6379, messaging:// (with --transport-url), otlp://HOST:4318 (write only).
     /// Defaults to $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
     #[arg(
         long = "connection-string",
@@ -173,10 +175,36 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// The command line, with the schemes this build knows (the registry's list) in the help
+/// of every `--connection-string`.
+fn command() -> clap::Command {
+    fn with_schemes(mut cmd: clap::Command, schemes: &str) -> clap::Command {
+        if cmd
+            .get_arguments()
+            .any(|a| a.get_id() == "connection_string")
+        {
+            cmd = cmd.mut_arg("connection_string", |arg| {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                let help = help.trim_end_matches('.');
+                arg.help(format!("{help}. This build knows {schemes}."))
+            });
+        }
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        for name in names {
+            cmd = cmd.mut_subcommand(name, |c| with_schemes(c, schemes));
+        }
+        cmd
+    }
+    with_schemes(Cli::command(), &drivers::known_schemes())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
     drivers::register_all();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
+    init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -244,11 +272,30 @@ fn init_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn connection_string_help_lists_the_registry() {
+        drivers::register_all();
+        let mut cmd = command();
+        for sub in [&["trace", "show"][..], &["trace", "list"], &["demo"]] {
+            let mut c = &mut cmd;
+            for name in sub {
+                c = c.find_subcommand_mut(name).unwrap();
+            }
+            // Lines wrapped anywhere: compare words.
+            let help = c.render_long_help().to_string();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            for scheme in osprofiler::driver::schemes() {
+                assert!(help.contains(&format!("{scheme}://")), "{scheme} in {help}");
+            }
+            assert!(help.contains("This build knows"), "{help}");
+        }
     }
 
     #[test]

@@ -12,19 +12,21 @@ use std::sync::Arc;
 use crate::{dot, html, table, tree};
 use osprofiler::pyjson;
 
-/// A trace to show: a report built here, or a report read from a file (shown as it is, as
-/// Python's CLI re-dumps the file it loaded).
-pub enum Trace {
+/// A report to show: one the library holds (built from a store's notifications, or read
+/// from a file of notifications or of a report), or the JSON of a report file the library
+/// does not take, shown as it is (as Python's CLI re-dumps the file it loaded). Not
+/// [`osprofiler::Trace`], which records a trace point.
+pub enum ShownReport {
     Built(Report),
     Loaded(Value),
 }
 
-impl Trace {
+impl ShownReport {
     /// Python's not-found test: `not trace or not trace.get("children")`.
     pub fn is_empty(&self) -> bool {
         match self {
-            Trace::Built(r) => r.is_empty(),
-            Trace::Loaded(v) => v
+            ShownReport::Built(r) => r.is_empty(),
+            ShownReport::Loaded(v) => v
                 .get("children")
                 .and_then(Value::as_array)
                 .is_none_or(|c| c.is_empty()),
@@ -33,8 +35,8 @@ impl Trace {
 
     fn write_json(&self, out: &mut dyn Write) -> serde_json::Result<()> {
         match self {
-            Trace::Built(r) => pyjson::write_pretty(out, r, 2),
-            Trace::Loaded(v) => pyjson::write_pretty(out, v, 2),
+            ShownReport::Built(r) => pyjson::write_pretty(out, r, 2),
+            ShownReport::Loaded(v) => pyjson::write_pretty(out, v, 2),
         }
     }
 
@@ -46,24 +48,24 @@ impl Trace {
     /// The report as JSON (Python's layout).
     pub fn value(&self) -> Result<std::borrow::Cow<'_, Value>> {
         Ok(match self {
-            Trace::Built(r) => std::borrow::Cow::Owned(serde_json::to_value(r)?),
-            Trace::Loaded(v) => std::borrow::Cow::Borrowed(v),
+            ShownReport::Built(r) => std::borrow::Cow::Owned(serde_json::to_value(r)?),
+            ShownReport::Loaded(v) => std::borrow::Cow::Borrowed(v),
         })
     }
 
     /// The DOT graph, as Python's `--dot` prints it.
     pub fn dot(&self) -> String {
         match self {
-            Trace::Built(r) => dot::graph_report(r),
-            Trace::Loaded(v) => dot::graph(v),
+            ShownReport::Built(r) => dot::graph_report(r),
+            ShownReport::Loaded(v) => dot::graph(v),
         }
     }
 
     /// Writes the report as compact JSON (for the HTML page).
     pub fn write_compact<W: Write>(&self, out: W) -> serde_json::Result<()> {
         match self {
-            Trace::Built(r) => serde_json::to_writer(out, r),
-            Trace::Loaded(v) => serde_json::to_writer(out, v),
+            ShownReport::Built(r) => serde_json::to_writer(out, r),
+            ShownReport::Loaded(v) => serde_json::to_writer(out, v),
         }
     }
 }
@@ -75,11 +77,7 @@ pub async fn open_driver(options: DriverOptions) -> Result<Arc<dyn Driver>> {
         Ok(driver) => Ok(driver),
         Err(e @ DriverError::UnknownScheme(_)) => Err(anyhow!(
             "{e} (this build knows {})",
-            crate::drivers::schemes()
-                .iter()
-                .map(|s| format!("{s}://"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::drivers::known_schemes()
         )),
         Err(e) => Err(anyhow!("{e}")),
     }
@@ -101,15 +99,15 @@ fn uuid_like(s: &str) -> bool {
 /// Reads a JSON file holding a report or a list of notifications (built into a report, in
 /// file order). A report object the library does not take (keys it does not know) is shown
 /// as it is, as Python's CLI re-prints whatever JSON it loaded.
-pub fn load_file(path: &Path) -> Result<Trace> {
+pub fn load_file(path: &Path) -> Result<ShownReport> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     match report_from_json_file_contents(&text) {
-        Ok(report) => Ok(Trace::Built(report)),
+        Ok(report) => Ok(ShownReport::Built(report)),
         Err(ReportError::Shape { .. }) if text.trim_start().starts_with('{') => {
             let value: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{}: not JSON", path.display()))?;
-            Ok(Trace::Loaded(value))
+            Ok(ShownReport::Loaded(value))
         }
         Err(e) => bail!(
             "{}: expected a JSON report or a JSON list of notifications: {e}",
@@ -119,8 +117,8 @@ pub fn load_file(path: &Path) -> Result<Trace> {
 }
 
 /// Says on standard error how many notifications could not be read into the report.
-fn warn_skipped(trace: &Trace) {
-    if let Trace::Built(report) = trace {
+fn warn_skipped(trace: &ShownReport) {
+    if let ShownReport::Built(report) = trace {
         let skipped = report.skipped();
         if let Some(first) = skipped.first() {
             eprintln!(
@@ -172,7 +170,7 @@ pub async fn show(
     } else {
         let driver = open_driver(options).await?;
         let report = driver.get_report(trace).await.map_err(|e| anyhow!("{e}"))?;
-        Trace::Built(report)
+        ShownReport::Built(report)
     };
     warn_skipped(&report);
     if report.is_empty() {
@@ -192,7 +190,7 @@ pub async fn show(
 
 /// Writes the trace in `format` to `out` or standard output. As Python's CLI, standard
 /// output gets a final newline after the JSON, HTML or DOT text, a file does not.
-pub fn emit(report: &Trace, format: Format, out: Option<&Path>) -> Result<()> {
+pub fn emit(report: &ShownReport, format: Format, out: Option<&Path>) -> Result<()> {
     match format {
         Format::Tree => {
             let tree = report.tree()?;

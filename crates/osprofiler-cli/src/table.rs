@@ -1,22 +1,14 @@
 //! Tables in the layout of Python's `prettytable` with `align = "l"`, as Python's
 //! `osprofiler trace list` prints them.
 
+use osprofiler::pyjson::python_str;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
-use osprofiler::pyjson::python_float_repr;
-
-/// A cell as Python's `str()` shows it: strings bare, `null` as `None`, booleans as
-/// `True`/`False`, floats as Python's `repr`, the rest as JSON.
+/// A cell as Python's `str()` shows it ([`python_str`]); a missing field is `None`, as
+/// Python's `dict.get` gives.
 pub fn cell(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "None".to_owned(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Bool(true)) => "True".to_owned(),
-        Some(Value::Bool(false)) => "False".to_owned(),
-        Some(Value::Number(n)) if n.is_f64() => python_float_repr(n.as_f64().unwrap_or(0.0)),
-        Some(other) => other.to_string(),
-    }
+    value.map_or_else(|| "None".to_owned(), python_str)
 }
 
 /// Python's `str.expandtabs()`: tab stops every 8 columns, counted from the last `\n` or `\r`
@@ -147,6 +139,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn cells_are_pythons_str() {
+        // Python: str(json.loads(...))
+        assert_eq!(
+            cell(Some(&serde_json::json!(["a", 1, null]))),
+            "['a', 1, None]"
+        );
+        assert_eq!(
+            cell(Some(&serde_json::json!({"k": false, "f": 1e-05}))),
+            "{'k': False, 'f': 1e-05}"
+        );
+        assert_eq!(cell(Some(&serde_json::json!(1e16))), "1e+16");
+        assert_eq!(cell(Some(&serde_json::json!("x"))), "x");
+        assert_eq!(cell(None), "None");
+    }
+
     /// Cells of every kind, printed by Python's own `osprofiler trace list` (through
     /// tests/python/list_table.py, which feeds it these rows), and by `render`.
     #[test]
@@ -163,7 +171,8 @@ mod tests {
             {"base_id": 1e16, "timestamp": 12},
             {"base_id": "a\tb\tc", "timestamp": "\tx"},
             {"base_id": "😀 👍🏽", "timestamp": "a\u{200b}b"},
-            {"base_id": "", "timestamp": ""}
+            {"base_id": "", "timestamp": ""},
+            {"base_id": ["a", 1, null], "timestamp": {"k": false, "f": 1e-05}}
         ]);
         let dir = tempfile::tempdir().unwrap();
         for n in [0, 1, rows.as_array().unwrap().len()] {

@@ -27,7 +27,7 @@ use pin_project_lite::pin_project;
 use serde_json::Value;
 
 use crate::id::TraceId;
-use crate::profiler::{Profiler, Swap};
+use crate::profiler::{enter, Profiler};
 use crate::Trace;
 
 pub use crate::notification::Info;
@@ -317,12 +317,11 @@ pub fn panic_info(payload: &(dyn Any + Send)) -> Info {
     crate::error_info("panic", message)
 }
 
-/// The stop info of a traced future dropped before it completed.
+/// The stop info of a traced future dropped before it completed: the integrations' one
+/// ([`crate::propagation::cancelled_info`]).
+#[inline]
 pub fn cancelled_info() -> Info {
-    crate::error_info(
-        "cancelled",
-        "the future was dropped before it completed".to_owned(),
-    )
+    crate::propagation::cancelled_info()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -375,6 +374,13 @@ pin_project! {
     /// point with the panic's info; dropping it before completion stops it with
     /// [`cancelled_info`]. The fork is current while the body is polled and while it is
     /// dropped, so points and guards inside it land in this trace, under this point.
+    ///
+    /// Not [`PointFuture`](crate::propagation::PointFuture), which the integrations share:
+    /// this one forks the profiler itself when the call is made (a `PointFuture` is run
+    /// inside a `Profiled` its caller set up), catches a panic to stop the point with the
+    /// panic's own message, and yields the output with a [`Stopper`] because the stop info
+    /// depends on the output's concrete type, known only to the generated code. A dropped
+    /// call stops with the same [`cancelled_info`].
     pub struct Traced<F> {
         #[pin]
         inner: ManuallyDrop<F>,
@@ -386,7 +392,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             {
-                let _entered = Swap::enter(this.profiler);
+                let _entered = enter(this.profiler);
                 // SAFETY: `inner` is pinned and never used again; dropping it in place keeps
                 // the pinning guarantee.
                 unsafe { ManuallyDrop::drop(this.inner.get_unchecked_mut()) };
@@ -422,7 +428,7 @@ impl<F: Future> Future for Traced<F> {
         // SAFETY: projecting through `ManuallyDrop` keeps the future pinned where it is.
         let inner = unsafe { this.inner.map_unchecked_mut(|f| &mut **f) };
         let polled = {
-            let _entered = Swap::enter(this.profiler);
+            let _entered = enter(this.profiler);
             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
         match polled {

@@ -2,11 +2,13 @@
 //! services use (`oslo.config` style), a TOML file, or environment variables.
 //!
 //! ```
+//! # #[cfg(feature = "ini")] {
 //! let conf = osprofiler_core::ProfilerConfig::from_ini_str(
 //!     "[profiler]\nenabled = true\nhmac_keys = SECRET_KEY, old-key\n",
 //! ).unwrap();
 //! assert!(conf.enabled);
 //! assert_eq!(conf.hmac_keys, ["SECRET_KEY", "old-key"]);
+//! # }
 //! ```
 
 use std::path::Path;

@@ -7,6 +7,10 @@
 //! escape as `ensure_ascii=True` does (everything outside `' '..='~'`, DEL included, as
 //! `\uXXXX`, surrogate pairs above the BMP) and write floats as Python's `repr(float)`
 //! (`1e+16`, `1e-05`, `100.0`), where serde_json would write `1e16`, `1e-5`, `100.0`.
+//!
+//! And a JSON value as Python prints what `json.loads` makes of it: [`python_str`] (`str()`,
+//! what Python's CLI and drivers print into tables, labels and span names) and
+//! [`python_repr`].
 
 use std::io::{self, Write};
 
@@ -97,6 +101,125 @@ pub fn python_float_repr(v: f64) -> String {
     } else {
         fixed + ".0"
     }
+}
+
+/// Python's `str()` of the value `json.loads` gives for `value`: what `"%s" % v`, `str(v)`,
+/// an f-string or `str.format` print, so what Python's CLI and drivers print for a JSON
+/// value. A string is itself; `null` is `None`, booleans `True` / `False`; integers as
+/// written; floats as Python's `repr(float)` (`1.5`, `100.0`, `1e+16`, `1e-05`); lists and
+/// objects as Python's `repr` of a list or dict: `[1, 'a', None]`, `{'k': 'v'}`, strings in
+/// them quoted as [`python_repr`] quotes them.
+///
+/// Integers beyond 64 bits reach here as floats (serde_json reads them so), where Python
+/// would print every digit.
+pub fn python_str(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr()` of the value `json.loads` gives for `value`: as [`python_str`], but a
+/// string is quoted and escaped as Python's `repr(str)` does it: in single quotes, or double
+/// quotes when it holds a `'` and no `"`; `\\`, the quote, `\t`, `\n`, `\r` escaped;
+/// other characters that are not printable (`str.isprintable()`: Unicode's control, format,
+/// private-use, unassigned and separator characters, the space excepted) as `\xNN`,
+/// `\uNNNN` or `\UNNNNNNNN`; every other character, non-ASCII included, as it is.
+///
+/// Printable means printable in the Unicode version of the Rust toolchain that built this:
+/// a character assigned after Python's Unicode version (3.11: Unicode 14) is printed as it
+/// is, where that Python escapes it.
+pub fn python_repr(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_repr(&mut out, value);
+    out
+}
+
+fn write_repr(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => out.push_str(&python_float_repr(f)),
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::String(s) => write_str_repr(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_repr(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_str_repr(out, key);
+                out.push_str(": ");
+                write_repr(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Python's `repr(str)` (CPython's `unicode_repr`).
+fn write_str_repr(out: &mut String, s: &str) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if is_printable(c) => out.push(c),
+            c => {
+                let n = c as u32;
+                let escaped = if n <= 0xff {
+                    format!("\\x{n:02x}")
+                } else if n <= 0xffff {
+                    format!("\\u{n:04x}")
+                } else {
+                    format!("\\U{n:08x}")
+                };
+                out.push_str(&escaped);
+            }
+        }
+    }
+    out.push(quote);
+}
+
+/// Python's `str.isprintable()` of one character: false for Unicode's categories Cc, Cf,
+/// Cs, Co, Cn, Zl, Zp and Zs, the ASCII space excepted.
+///
+/// Rust's `Debug` escaping has the same definition of printable, and escapes a printable
+/// character only when it is a grapheme extender (a combining mark, ...) at the start of a
+/// string: so `c` is printable exactly when `"a"` followed by `c` comes out unescaped.
+fn is_printable(c: char) -> bool {
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    let mut buf = [0u8; 5];
+    buf[0] = b'a';
+    let len = 1 + c.encode_utf8(&mut buf[1..]).len();
+    std::str::from_utf8(&buf[..len]).is_ok_and(|s| s.escape_debug().count() == 2)
 }
 
 /// Writes a run of plain string characters, escaping what `ensure_ascii` escapes (serde_json
@@ -336,6 +459,58 @@ mod tests {
             "{text}"
         );
         assert_eq!(to_string_pretty(&json!({}), 4).unwrap(), "{}");
+    }
+
+    /// Expected strings printed by Python 3.11: `str(json.loads(json_text))`.
+    #[test]
+    fn str_of_values_as_python() {
+        for (json_text, py) in [
+            ("null", "None"),
+            ("true", "True"),
+            ("false", "False"),
+            ("12", "12"),
+            ("-7", "-7"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("1.5", "1.5"),
+            ("1e16", "1e+16"),
+            ("0.00001", "1e-05"),
+            ("100.0", "100.0"),
+            (r#""text""#, "text"),
+            (r#""it's""#, "it's"),
+            (
+                r#"[1, "a", null, true, 1.5, {"k": "v"}, [], {}]"#,
+                "[1, 'a', None, True, 1.5, {'k': 'v'}, [], {}]",
+            ),
+            (
+                r#"{"it's": "say \"hi\"", "both": "'\"", "dq": "\""}"#,
+                r#"{"it's": 'say "hi"', 'both': '\'"', 'dq': '"'}"#,
+            ),
+            (
+                r#"["tab\tnl\ncr\r\\ bell\u0007 esc\u001b del\u007f c1\u0085"]"#,
+                r#"['tab\tnl\ncr\r\\ bell\x07 esc\x1b del\x7f c1\x85']"#,
+            ),
+            (
+                r#"["\u00e9\u65e5\ud83d\ude00 nbsp\u00a0 shy\u00ad zw\u200b ls\u2028 pua\ue000 \udb80\udc00 e\u0301 bom\ufeff \u3000"]"#,
+                "['\u{e9}\u{65e5}\u{1f600} nbsp\\xa0 shy\\xad zw\\u200b ls\\u2028 pua\\ue000 \\U000f0000 e\u{301} bom\\ufeff \\u3000']",
+            ),
+            (
+                r#"{"a": {"b": [1e+16, -0.0, 1e-05]}}"#,
+                "{'a': {'b': [1e+16, -0.0, 1e-05]}}",
+            ),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(json_text).unwrap();
+            assert_eq!(python_str(&value), py, "{json_text}");
+        }
+        assert_eq!(python_repr(&json!("it's")), r#""it's""#);
+        assert_eq!(python_repr(&json!("x")), "'x'");
+    }
+
+    /// A combining mark is printable (as Python has it), at the start of a string too.
+    #[test]
+    fn combining_marks_are_printable() {
+        assert!(is_printable('\u{301}'));
+        assert_eq!(python_repr(&json!("\u{301}")), "'\u{301}'");
+        assert!(!is_printable('\u{85}') && !is_printable('\u{a0}') && is_printable('é'));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Trace headers: signing and verifying `X-Trace-Info` / `X-Trace-HMAC` (DESIGN section 4).
+//! Trace headers: signing and verifying `X-Trace-Info` / `X-Trace-HMAC` (`docs/wire.md`, trace headers).
 //!
 //! `X-Trace-Info` is URL-safe base64 (with padding) of the JSON object written as Python's
 //! `json.dumps` writes it; `X-Trace-HMAC` is the lower-case hex HMAC-SHA1 of those base64

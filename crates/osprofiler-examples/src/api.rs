@@ -1,5 +1,5 @@
 //! The HTTP API of the three-services example (`api`, nova-api's role): an axum app behind
-//! [`osprofiler_tower::ProfilerLayer`], so a request signed with one of the service's HMAC
+//! [`osprofiler_tower::ServerTraceLayer`], so a request signed with one of the service's HMAC
 //! keys is a `wsgi` point whose children are the calls it makes; `POST /servers` asks the
 //! worker over RPC ([`crate::compute::ComputeApi`], an `rpc` point whose request context
 //! carries the trace on).
@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -40,7 +40,7 @@ pub struct CreateServer {
 pub type Compute = Arc<Mutex<ComputeApi>>;
 
 /// The app: its routes over `compute`, wrapped in `layer`.
-pub fn router(compute: Compute, layer: ProfilerLayer) -> Router {
+pub fn router(compute: Compute, layer: ServerTraceLayer) -> Router {
     Router::new()
         .route("/servers", post(create_server))
         .route("/healthz", get(|| async { "ok" }))

@@ -12,12 +12,12 @@
 //! "Three services, one trace" (nova-api -> nova-compute -> nova-conductor in miniature), each
 //! a process with its own config file ([`service`]):
 //!
-//! - [`api`]: the HTTP API (axum behind `osprofiler_tower::ProfilerLayer`), binary `api`;
+//! - [`api`]: the HTTP API (axum behind `osprofiler_tower::ServerTraceLayer`), binary `api`;
 //! - [`worker`]: the worker reached over RPC, binary `worker`;
 //! - [`conductor`]: the database layer, the only one with SQL (`osprofiler_sqlx`), binary
 //!   `dbsvc`.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod amqp;
 pub mod api;

@@ -25,8 +25,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use osprofiler::config::ConfigError;
-use osprofiler::driver::mask_password;
 use osprofiler::{ProfilerConfig, Profiling};
+use osprofiler_messaging::{TransportUrl, TransportUrlError};
 
 /// The broker when a config file names none: a developer's local RabbitMQ.
 pub const DEFAULT_TRANSPORT_URL: &str = "rabbit://guest:guest@127.0.0.1:5672/";
@@ -48,14 +48,9 @@ pub enum ServiceConfigError {
         /// The parser's complaint.
         message: String,
     },
-    /// `transport_url` is not one this example speaks.
-    #[error("transport_url {url}: {reason}")]
-    TransportUrl {
-        /// The URL, password masked.
-        url: String,
-        /// Why.
-        reason: &'static str,
-    },
+    /// `transport_url` is not one this example speaks (its message masks the password).
+    #[error(transparent)]
+    TransportUrl(#[from] TransportUrlError),
 }
 
 /// One process's configuration, read from its `--config` file.
@@ -103,35 +98,14 @@ impl ServiceConfig {
 }
 
 /// The AMQP URL lapin needs for an oslo.messaging `transport_url`
-/// (`rabbit://user:pass@host:port/vhost`): scheme `amqp`, the first host only, and the
-/// default virtual host `/` (`%2f`) when the URL names none, as oslo.messaging reads it
-/// (lapin would take an empty path as the virtual host `""`). `amqp://` and `amqps://` URLs
-/// are taken the same way; query options are dropped.
+/// (`rabbit://user:pass@host:port/vhost`), read by the messaging driver's parser
+/// ([`TransportUrl`]): scheme `amqp`, the first broker only, the default virtual host `/`
+/// (`%2F`) when the URL names none, as oslo.messaging reads it (lapin would take an empty
+/// path as the virtual host `""`). `amqp://` URLs are taken too; TLS and query options
+/// other than `heartbeat` are refused.
 pub fn amqp_url(transport_url: &str) -> Result<String, ServiceConfigError> {
-    let bad = |reason| ServiceConfigError::TransportUrl {
-        url: mask_password(transport_url),
-        reason,
-    };
-    let Some((scheme, rest)) = transport_url.split_once("://") else {
-        // Not a URL: nothing tells where a password would be, so show none of it.
-        return Err(ServiceConfigError::TransportUrl {
-            url: "(not a URL)".to_owned(),
-            reason: "expected rabbit://USER:PASS@HOST:PORT/VHOST",
-        });
-    };
-    let scheme = match scheme {
-        "rabbit" | "amqp" => "amqp",
-        "amqps" => "amqps",
-        _ => return Err(bad("only rabbit:// (RabbitMQ) is supported")),
-    };
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (hosts, vhost) = rest.split_once('/').unwrap_or((rest, ""));
-    let host = hosts.split(',').next().unwrap_or_default();
-    if host.is_empty() || host.ends_with('@') {
-        return Err(bad("no host"));
-    }
-    let vhost = if vhost.is_empty() { "%2f" } else { vhost };
-    Ok(format!("{scheme}://{host}/{vhost}"))
+    let url = TransportUrl::parse(transport_url)?;
+    Ok(url.amqp_url(&url.brokers[0]))
 }
 
 /// Says on stdout that the process serves (`ready <what>`): what scripts and the test wait
@@ -184,18 +158,16 @@ mod tests {
         for (given, want) in [
             (
                 "rabbit://guest:guest@127.0.0.1:5672/",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                "amqp://guest:guest@127.0.0.1:5672/%2F",
             ),
-            ("rabbit://u:p@h:5672", "amqp://u:p@h:5672/%2f"),
-            (
-                "rabbit://u:p@h1:1,u:p@h2:2/nova?ssl=0",
-                "amqp://u:p@h1:1/nova",
-            ),
+            ("rabbit://u:p@h:5672", "amqp://u:p@h:5672/%2F"),
+            ("rabbit://u:p@h1:1,u:p@h2:2/nova", "amqp://u:p@h1:1/nova"),
             (
                 "amqp://guest:guest@127.0.0.1:5672/%2f",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                "amqp://guest:guest@127.0.0.1:5672/%2F",
             ),
-            ("amqps://h/v", "amqps://h/v"),
+            // An empty host is oslo.messaging's default, localhost.
+            ("rabbit://u:p@/", "amqp://u:p@localhost:5672/%2F"),
         ] {
             assert_eq!(amqp_url(given).unwrap(), want, "{given}");
         }
@@ -206,7 +178,8 @@ mod tests {
         for url in [
             "kafka://u:secret@h:9092/",
             "u:secret@h",
-            "rabbit://u:secret@/",
+            "amqps://u:secret@h/v",
+            "rabbit://u:secret@h/v?ssl=1",
         ] {
             let e = amqp_url(url).unwrap_err().to_string();
             assert!(!e.contains("secret"), "{e}");
@@ -228,7 +201,7 @@ mod tests {
         let conf = ServiceConfig::load(&path).unwrap();
         assert!(conf.profiler.enabled && conf.profiler.trace_sqlalchemy);
         assert_eq!(conf.profiler.hmac_keys, ["K1", "K2"]);
-        assert_eq!(conf.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+        assert_eq!(conf.amqp_url, "amqp://guest:guest@127.0.0.1:5672/%2F");
         assert_eq!(
             conf.database_connection.as_deref(),
             Some("sqlite:///tmp/db.sqlite")

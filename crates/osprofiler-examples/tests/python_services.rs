@@ -3,9 +3,9 @@
 //!
 //! - a Python client (`tests/python/client.py`) starts a trace with Python's profiler and
 //!   calls our axum service with the headers of Python's `get_trace_id_headers()`: our
-//!   `ProfilerLayer` verifies them and records a `wsgi` point in that trace;
+//!   `ServerTraceLayer` verifies them and records a `wsgi` point in that trace;
 //! - our handler calls a Python WSGI service (`tests/python/wsgi_app.py`, wrapped in Python's
-//!   own `WsgiMiddleware`) through reqwest with our `ProfilerMiddleware`: it records an
+//!   own `WsgiMiddleware`) through reqwest with our `ClientTrace`: it records an
 //!   `http` point and signs headers that Python's middleware accepts, so the Python service's
 //!   `wsgi` and `db` points join the same trace;
 //! - every side writes to Redis in Python's layout (ours through `osprofiler-redis`), and the
@@ -26,8 +26,8 @@ use axum::Router;
 use osprofiler::driver::GetReport;
 use osprofiler::driver::{get_driver, DriverOptions};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
-use osprofiler_reqwest::ProfilerMiddleware;
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_reqwest::ClientTrace;
+use osprofiler_tower::ServerTraceLayer;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
 
@@ -182,14 +182,14 @@ fn python_client_to_our_service_to_a_python_service_is_one_trace() {
         },
     );
     let client = ClientBuilder::new(reqwest::Client::builder().timeout(WAIT).build().unwrap())
-        .with(ProfilerMiddleware::new())
+        .with(ClientTrace::new())
         .build();
     let python_url = format!("http://127.0.0.1:{python_port}");
     let app = Router::new()
         .route("/api/items", get(items))
         .with_state((client, python_url))
         .layer(
-            ProfilerLayer::new([KEY])
+            ServerTraceLayer::new([KEY])
                 .enabled(true)
                 .notifier(notifier.clone()),
         );

@@ -6,6 +6,8 @@
 //!
 //! [osprofiler]: https://docs.rs/osprofiler
 
+#![forbid(unsafe_code)]
+
 mod attr;
 mod expand;
 

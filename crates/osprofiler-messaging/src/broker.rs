@@ -1,13 +1,14 @@
-//! Reaching RabbitMQ: the driver's own small runtime, connecting to the first reachable
-//! broker of the transport URL, and declaring the exchange and queue as oslo.messaging does.
+//! Reaching RabbitMQ: connecting to the first reachable broker of the transport URL, and
+//! declaring the exchange and queue as oslo.messaging does.
 //!
-//! The driver owns its runtime (one worker thread, `osprofiler-amqp`) because lapin's socket
-//! must be polled all the time (heartbeats, confirms), while its callers only drive their own
-//! runtime now and then: the notifier's worker enters its runtime only while it hands over a
-//! batch. Every AMQP call runs there; callers await a `JoinHandle`, which works from any
+//! The driver owns an I/O thread (the core's [`IoThread`], named `osprofiler-amqp`) because
+//! lapin's socket must be polled all the time (heartbeats, confirms), while its callers only
+//! drive their own runtime now and then: the notifier's worker enters its runtime only while
+//! it hands over a batch. Every AMQP call runs there; callers await the result from any
 //! runtime.
+//!
+//! [`IoThread`]: osprofiler_core::driver::io::IoThread
 
-use std::future::Future;
 use std::time::Duration;
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
@@ -19,63 +20,6 @@ use crate::transport_url::TransportUrl;
 /// The queue (and routing key) of profiler notifications: oslo's `<topic>.<priority>` for
 /// Python OSprofiler's topic `profiler` and priority `info`.
 pub const QUEUE: &str = "profiler.info";
-
-/// The driver's runtime. Dropping it never blocks, so a driver may be dropped anywhere (even
-/// inside another runtime, where dropping a runtime normally panics).
-#[derive(Debug)]
-pub(crate) struct OwnRuntime {
-    /// Taken only when dropped.
-    rt: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
-}
-
-impl OwnRuntime {
-    pub(crate) fn new() -> std::io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("osprofiler-amqp")
-            .enable_all()
-            .build()?;
-        let handle = rt.handle().clone();
-        Ok(OwnRuntime {
-            rt: Some(rt),
-            handle,
-        })
-    }
-
-    /// Runs `fut` on this runtime and waits for it from whatever runtime the caller is on.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        fut: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, String> {
-        self.handle
-            .spawn(fut)
-            .await
-            .map_err(|e| format!("the AMQP task failed: {e}"))
-    }
-
-    /// Runs `fut` (bounded by its own timeout) on this runtime and waits for it, up to 3 s,
-    /// from any thread, inside a runtime or not: for closing the connection when the driver
-    /// is dropped. `fut` runs on this runtime's own thread, never the caller's, so waiting
-    /// cannot deadlock; without the wait the runtime would be shut down under lapin's I/O
-    /// loop, which then logs errors and the broker an abrupt close.
-    pub(crate) fn finish(&self, fut: impl Future<Output = ()> + Send + 'static) {
-        let (done, wait) = std::sync::mpsc::channel();
-        self.handle.spawn(async move {
-            fut.await;
-            let _ = done.send(());
-        });
-        let _ = wait.recv_timeout(Duration::from_secs(3));
-    }
-}
-
-impl Drop for OwnRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-}
 
 /// Connects to the first broker of `url` that answers within `timeout`, trying them in the
 /// URL's order (as oslo.messaging does). Must run on the driver's runtime (lapin's socket

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use osprofiler_core::driver::io::IoThread;
 use osprofiler_core::driver::{ConnectionString, Driver, DriverError, DriverOptions, StoredTrace};
 use osprofiler_core::timestamp::Timestamp;
 use osprofiler_core::Notification;
 use percent_encoding::percent_decode_str;
 
-use crate::broker::OwnRuntime;
 use crate::message::write_message;
 use crate::publisher::{Publisher, State};
 use crate::reader::read_trace;
@@ -39,7 +39,7 @@ pub struct MessagingDriver {
     timeout: Duration,
     state: Arc<tokio::sync::Mutex<State>>,
     // Last: dropped after `state`'s connection is closed.
-    runtime: OwnRuntime,
+    runtime: IoThread,
 }
 
 impl std::fmt::Debug for MessagingDriver {
@@ -124,7 +124,7 @@ impl MessagingDriver {
         } else {
             options.config.control_exchange.clone()
         };
-        let runtime = OwnRuntime::new().map_err(|e| DriverError::Backend {
+        let runtime = IoThread::start("osprofiler-amqp").map_err(|e| DriverError::Backend {
             connection: cs.to_string(),
             message: format!("cannot start the AMQP runtime: {e}"),
         })?;
@@ -273,10 +273,12 @@ impl Driver for MessagingDriver {
 }
 
 impl Drop for MessagingDriver {
-    /// Closes the connection politely (within 2 s; the broker then logs no abrupt close).
+    /// Closes the connection politely (within 2 s; the broker then logs no abrupt close),
+    /// waiting for it up to 3 s: without the wait the I/O thread would be stopped under
+    /// lapin's I/O loop, which then logs errors and the broker an abrupt close.
     fn drop(&mut self) {
         let state = self.state.clone();
-        self.runtime.finish(async move {
+        let close = async move {
             let close = async {
                 let publisher: Option<Publisher> = state.lock().await.publisher.take();
                 if let Some(p) = publisher {
@@ -284,6 +286,7 @@ impl Drop for MessagingDriver {
                 }
             };
             let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
-        });
+        };
+        let _ = self.runtime.run_blocking(close, Duration::from_secs(3));
     }
 }

@@ -43,7 +43,7 @@
 //! control_exchange`, default `openstack`); `publisher_id` is the driver's host
 //! ([`osprofiler::driver::DriverOptions::host`]).
 //!
-//! ## What goes on the wire (DESIGN section 7)
+//! ## What goes on the wire (`docs/stores.md`, messaging)
 //!
 //! - a topic exchange `control_exchange` and a queue `profiler.info` bound to it with the
 //!   routing key `profiler.info`, declared as oslo.messaging declares them (non-durable, not
@@ -88,19 +88,18 @@
 //! - A failed batch is reported to the notifier (counted as failed) rather than logged and
 //!   forgotten inside oslo.messaging; the connection is made again, lazily, on the next
 //!   batch (at most one connect attempt per 0.5 s while the broker is gone).
-//! - Floats in `info` are written by `serde_json` (`1e16` where Python writes `1e+16`).
 //! - No request context travels with a message (Python services that pass one to
 //!   `notifier.create` add `_context_*` keys after `_unique_id`; readers ignore them).
 //!
-//! The driver runs its AMQP I/O on its own one-thread tokio runtime (`osprofiler-amqp`), so
-//! heartbeats and confirms are served even while the caller's runtime is idle (the
-//! notifier's worker enters its own only to hand over a batch); it can be called and
-//! dropped from any runtime.
+//! The driver runs its AMQP I/O on its own I/O thread (`osprofiler-amqp`, the core's
+//! [`IoThread`](osprofiler_core::driver::io::IoThread)), so heartbeats and confirms are
+//! served even while the caller's runtime is idle (the notifier's worker enters its own only
+//! to hand over a batch); it can be called and dropped from any runtime.
 //!
 //! Every call is bounded: connect per broker, channel setup and each batch's publishing and
 //! confirming within [`DEFAULT_TIMEOUT`] ([`MessagingDriver::with_timeout`]).
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod broker;
 mod driver;

@@ -158,9 +158,12 @@ mod tests {
     fn missing_service_and_whole_seconds_as_python_prints_them() {
         let mut n = notification();
         n.service = None;
+        n.info.insert("g".into(), serde_json::json!(1e16));
         let mut out = Vec::new();
         let now = Timestamp::parse("2026-11-25T10:01:10.000000").unwrap();
         write_message(&mut out, &n, "h", now).unwrap();
+        // Floats as Python's `json.dumps` writes them.
+        assert!(String::from_utf8_lossy(&out).contains(r#""g": 1e+16"#));
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["event_type"], "profiler.None");
         assert_eq!(v["timestamp"], "2026-11-25 10:01:10");

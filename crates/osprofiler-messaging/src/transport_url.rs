@@ -129,6 +129,26 @@ impl TransportUrl {
         }
     }
 
+    /// The AMQP URI of `broker` as text, `amqp://user:pass@host:port/vhost`, for programs
+    /// that give lapin a URL string: user, password and virtual host percent-encoded (the
+    /// default virtual host `/` as `%2F`, where lapin would read an empty path as `""`).
+    /// It holds the password: for connecting, not for messages ([`broker_display`] is for
+    /// those).
+    ///
+    /// [`broker_display`]: Self::broker_display
+    pub fn amqp_url(&self, broker: &Broker) -> String {
+        let encode = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        format!(
+            "amqp://{}:{}@{}/{}",
+            encode(&broker.username),
+            encode(&broker.password),
+            host_port(broker),
+            encode(&self.vhost)
+        )
+    }
+
     /// `rabbit://user:***@host:port/vhost` of one broker, for messages.
     pub fn broker_display(&self, broker: &Broker) -> String {
         format!(
@@ -208,6 +228,9 @@ fn parse_host(entry: &str) -> Result<Broker, String> {
             None => (hostport.to_owned(), None),
         }
     };
+    if host.contains(char::is_whitespace) {
+        return Err(format!("white space in host `{host}`"));
+    }
     let port = match port {
         None | Some("") => 5672,
         Some(p) => p
@@ -259,6 +282,35 @@ mod tests {
     }
 
     #[test]
+    fn amqp_urls_read_back_as_the_same_uri() {
+        for (given, want) in [
+            (
+                "rabbit://guest:guest@127.0.0.1:5672/",
+                "amqp://guest:guest@127.0.0.1:5672/%2F",
+            ),
+            (
+                "rabbit://user:p%40ss@rabbit1:5673,u2:x@[::1]/nova%2Fv",
+                "amqp://user:p%40ss@rabbit1:5673/nova%2Fv",
+            ),
+            ("amqp://u@h/v", "amqp://u:guest@h:5672/v"),
+        ] {
+            let t = TransportUrl::parse(given).unwrap();
+            let url = t.amqp_url(&t.brokers[0]);
+            assert_eq!(url, want, "{given}");
+            // What lapin reads from the text is the URI lapin is given directly.
+            let parsed: AMQPUri = url.parse().unwrap();
+            let direct = t.amqp_uri(&t.brokers[0], 1);
+            assert_eq!(
+                (parsed.scheme, parsed.authority, parsed.vhost),
+                (direct.scheme, direct.authority, direct.vhost),
+                "{given}"
+            );
+        }
+        let t = TransportUrl::parse("rabbit://u:p@[::1]:5673/").unwrap();
+        assert_eq!(t.amqp_url(&t.brokers[0]), "amqp://u:p@[::1]:5673/%2F");
+    }
+
+    #[test]
     fn defaults_are_oslos() {
         let t = TransportUrl::parse("rabbit://").unwrap();
         assert_eq!(t.vhost, "/");
@@ -279,6 +331,8 @@ mod tests {
             "rabbit://u:secret@h:5672/?ssl=1",
             "u:secret@h",
             "rabbit://u:secret@[::1/",
+            "rabbit://u:secret@h 1:5672/",
+            "rabbit://u:secret@h:0/",
         ] {
             let e = TransportUrl::parse(bad).unwrap_err();
             assert!(!e.to_string().contains("secret"), "{e}");

@@ -70,7 +70,7 @@
 //! [`DriverError::Backend`]: osprofiler::driver::DriverError::Backend
 //! [`DriverError::Unsupported`]: osprofiler::driver::DriverError::Unsupported
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod driver;
 mod endpoint;

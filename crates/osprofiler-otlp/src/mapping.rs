@@ -17,6 +17,8 @@ use opentelemetry_proto::tonic::common::v1::{
     any_value, AnyValue, ArrayValue, KeyValue, KeyValueList,
 };
 use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
+use osprofiler_core::propagation::w3c;
+use osprofiler_core::pyjson::python_str as py_str;
 use serde_json::{Map, Value};
 
 /// The instrumentation scope Python's driver reports (`get_tracer(__name__)`): backends that
@@ -24,33 +26,25 @@ use serde_json::{Map, Value};
 pub const SCOPE_NAME: &str = "osprofiler.drivers.otlp";
 
 /// Python's `uuid.UUID(s).int`: `urn:` and `uuid:` removed anywhere, braces stripped from
-/// both ends, hyphens ignored, then exactly 32 hex digits.
+/// both ends, hyphens ignored, then exactly 32 hex digits. The core's
+/// [`w3c::uuid_int`], which also maps the ids of
+/// the `traceparent` that `osprofiler-reqwest` sends, so both agree.
 pub fn parse_uuid_int(s: &str) -> Option<u128> {
-    let s = s.replace("urn:", "").replace("uuid:", "");
-    let hex: String = s
-        .trim_matches(|c| c == '{' || c == '}')
-        .chars()
-        .filter(|&c| c != '-')
-        .collect();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    u128::from_str_radix(&hex, 16).ok()
+    w3c::uuid_int(s)
 }
 
-/// The OTel trace id of a `base_id`: its 128 bits (Python's `uuid_to_int128`). An id that is
-/// not a uuid gets a fresh random id, as in Python (so such a trace is split in OTel).
+/// The OTel trace id of a `base_id`: its 128 bits (Python's `uuid_to_int128`,
+/// [`w3c::trace_id`]). An id that is not a uuid gets a fresh random id, as in Python (so
+/// such a trace is split in OTel).
 pub fn trace_id(base_id: &str) -> u128 {
-    parse_uuid_int(base_id).unwrap_or_else(|| rand::random::<u128>() | 1)
+    w3c::trace_id(base_id).unwrap_or_else(|| rand::random::<u128>() | 1)
 }
 
 /// The OTel span id of a `trace_id` or `parent_id`: its low 64 bits (Python's
-/// `shorten_id`); an id that is not a uuid gets a fresh random id, as in Python.
+/// `shorten_id`, [`w3c::span_id`]); an id that is not a uuid gets a fresh random id, as in
+/// Python.
 pub fn span_id(id: &str) -> u64 {
-    match parse_uuid_int(id) {
-        Some(n) => n as u64,
-        None => rand::random::<u64>() | 1,
-    }
+    w3c::span_id(id).unwrap_or_else(|| rand::random::<u64>() | 1)
 }
 
 /// The parent span id: none for a root point (`parent_id == base_id`), else the low 64 bits
@@ -247,18 +241,6 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// Python's `str(value)` for what `format` prints: strings as they are, `None`, `True`,
-/// `False`, numbers as written; lists and dicts in JSON form (Python would print its repr).
-fn py_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        other => osprofiler_core::pyjson::to_string(other).unwrap_or_default(),
-    }
-}
-
 /// Python's `s.rstrip(chars)`: removes trailing characters that are in the set `chars`.
 fn rstrip_chars<'a>(s: &'a str, chars: &str) -> &'a str {
     s.trim_end_matches(|c| chars.contains(c))
@@ -360,6 +342,14 @@ mod tests {
                 &info(json!({"request": {"method": null, "path": 3}}))
             ),
             "WSGI_None_3"
+        );
+        // Lists and dicts as Python's `str()` prints them (its repr), not as JSON.
+        assert_eq!(
+            span_name(
+                "wsgi-start",
+                &info(json!({"request": {"method": ["GET", true], "path": {"p": "é's"}}}))
+            ),
+            r#"WSGI_['GET', True]_{'p': "é's"}"#
         );
     }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use osprofiler_core::driver::io::IoThread;
 use osprofiler_core::driver::{Driver, DriverError, DriverOptions, StoredTrace, TraceSummary};
 use osprofiler_core::Notification;
 use redis::aio::ConnectionManager;
@@ -13,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::encode::{self, PREFIX_ERROR, PREFIX_LEGACY, PREFIX_OPT};
-use crate::link::{IoRuntime, Link};
+use crate::link::Link;
 use crate::target::{Server, Target};
 
 /// Keys asked for per `SCAN` step, and looked at per pipelined read while listing.
@@ -25,7 +26,7 @@ const SCAN_COUNT: usize = 1000;
 #[derive(Debug)]
 pub struct RedisDriver {
     inner: Arc<Inner>,
-    io: IoRuntime,
+    io: IoThread,
 }
 
 #[derive(Debug)]
@@ -47,7 +48,7 @@ impl RedisDriver {
             Server::Direct { .. } => "redis",
             Server::Sentinel { .. } => "redissentinel",
         };
-        let io = IoRuntime::start().map_err(|e| DriverError::Backend {
+        let io = IoThread::start("osprofiler-redis").map_err(|e| DriverError::Backend {
             connection: target.masked.clone(),
             message: format!("cannot start the Redis I/O thread: {e}"),
         })?;
@@ -91,7 +92,13 @@ impl RedisDriver {
     where
         Fut: std::future::Future<Output = Result<T, DriverError>> + Send + 'static,
     {
-        self.io.run(f(self.inner.clone()), self.connection()).await
+        self.io
+            .run(f(self.inner.clone()))
+            .await
+            .map_err(|message| DriverError::Backend {
+                connection: self.connection().to_owned(),
+                message,
+            })?
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! The `redis://` and `redissentinel://` drivers of [`osprofiler`], in Python OSprofiler's
 //! Redis layout, so Python and Rust services write to one Redis and either side's tools read
-//! the traces (DESIGN section 7).
+//! the traces (`docs/stores.md`, Redis).
 //!
 //! ## Layout (Python's)
 //!
@@ -58,7 +58,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use osprofiler::driver::{get_driver, DriverOptions};
+//! use osprofiler::driver::{get_driver, DriverOptions, GetReport};
 //! use osprofiler::notifier::{BatchConfig, BatchNotifier};
 //! use osprofiler::{profiler, Profiler, Trace};
 //!
@@ -84,7 +84,7 @@
 //! `cargo run --release -p osprofiler-redis --example bench_report` (`get_report` of a trace
 //! of 100,000 notifications).
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod driver;
 pub mod encode;

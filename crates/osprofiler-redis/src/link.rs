@@ -6,8 +6,10 @@
 //! that made it. The driver is made on one runtime (a service's, the CLI's) and written to
 //! from another (the notifier's worker blocks on its own small runtime between batches), so
 //! a connection tied to either would stall while that runtime is idle, or die with it. The
-//! link owns one I/O thread ([`IoRuntime`]) where every connection lives and every call
-//! runs; callers on any runtime await the result.
+//! driver owns one I/O thread (the core's [`IoThread`], named `osprofiler-redis`) where the
+//! link's connections live and its calls run; callers on any runtime await the result.
+//!
+//! [`IoThread`]: osprofiler_core::driver::io::IoThread
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -55,54 +57,6 @@ impl Timeouts {
     }
 }
 
-/// A runtime with one worker thread (`osprofiler-redis`), shut down without blocking when
-/// dropped (so the driver may be dropped inside async code).
-#[derive(Debug)]
-pub struct IoRuntime {
-    runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
-}
-
-impl IoRuntime {
-    /// Starts the thread.
-    pub fn start() -> std::io::Result<IoRuntime> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .thread_name("osprofiler-redis")
-            .enable_all()
-            .build()?;
-        let handle = runtime.handle().clone();
-        Ok(IoRuntime {
-            runtime: Some(runtime),
-            handle,
-        })
-    }
-
-    /// Runs `fut` on the I/O thread and waits for it from whatever runtime the caller is on.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        fut: impl Future<Output = Result<T, DriverError>> + Send + 'static,
-        connection: &str,
-    ) -> Result<T, DriverError> {
-        match self.handle.spawn(fut).await {
-            Ok(r) => r,
-            Err(e) => Err(DriverError::Backend {
-                connection: connection.to_owned(),
-                message: format!("the Redis I/O task failed: {e}"),
-            }),
-        }
-    }
-}
-
-impl Drop for IoRuntime {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
 /// The current connection, and when to try again after a failure.
 #[derive(Default)]
 struct State {
@@ -116,7 +70,7 @@ struct State {
 }
 
 /// The connection of one driver (see the [module docs](self)). Its methods run on the
-/// [`IoRuntime`].
+/// driver's I/O thread.
 pub struct Link {
     target: Target,
     timeouts: Timeouts,

@@ -1,5 +1,5 @@
 //! A traced call, end to end, in one process: an axum service behind the `osprofiler-tower`
-//! layer, and a client whose reqwest calls go through [`ProfilerMiddleware`]. The caller's
+//! layer, and a client whose reqwest calls go through [`ClientTrace`]. The caller's
 //! points and the service's land in one trace, printed as a tree.
 //!
 //! ```text
@@ -14,8 +14,8 @@ use axum::Router;
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::report::{build_report, Node};
 use osprofiler::{Profiler, ProfilerExt, Trace};
-use osprofiler_reqwest::ProfilerMiddleware;
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_reqwest::ClientTrace;
+use osprofiler_tower::ServerTraceLayer;
 use reqwest_middleware::ClientBuilder;
 
 const KEY: &str = "SECRET_KEY";
@@ -50,7 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         )
         .layer(
-            ProfilerLayer::new([KEY])
+            ServerTraceLayer::new([KEY])
                 .enabled(true)
                 .notifier(points.clone()),
         );
@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .timeout(Duration::from_secs(10))
             .build()?,
     )
-    .with(ProfilerMiddleware::new())
+    .with(ClientTrace::new())
     .build();
 
     // The caller's task: profiled, as if its own request had come in signed.

@@ -1,20 +1,13 @@
-//! [`ProfilerMiddleware`]: the reqwest-middleware `Middleware` that traces outgoing calls
-//! and passes the trace on.
+//! [`ClientTrace`]: the reqwest-middleware `Middleware` that traces outgoing calls and
+//! passes the trace on.
 
 use http::Extensions;
-use osprofiler_core::signing::pack_ids;
-use osprofiler_core::{profiler, Profiler, ProfilerConfig, ProfilerExt, Trace};
-use reqwest::header::{HeaderName, HeaderValue};
+use osprofiler_core::propagation::{self, w3c, PointFuture};
+use osprofiler_core::{profiler, ProfilerConfig, ProfilerExt, Trace};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
 use crate::info;
-use crate::traceparent::{traceparent, TRACEPARENT};
-
-/// `X-Trace-Info` (`osprofiler::signing::X_TRACE_INFO`) as a ready header name.
-const X_TRACE_INFO: HeaderName = HeaderName::from_static("x-trace-info");
-/// `X-Trace-HMAC`.
-const X_TRACE_HMAC: HeaderName = HeaderName::from_static("x-trace-hmac");
 
 /// Traces outgoing HTTP calls made in a profiled task, as Python OSprofiler's `requests`
 /// patching does, and signs the trace headers so the callee joins the trace.
@@ -23,10 +16,14 @@ const X_TRACE_HMAC: HeaderName = HeaderName::from_static("x-trace-hmac");
 /// - it opens an `http` (or `https`: the URL's scheme) point with start info `{"requests":
 ///   {"method", "query", "path", "hostname", "port", "scheme"}}`;
 /// - it sets `X-Trace-Info` / `X-Trace-HMAC` (replacing any already there) signed with the
-///   profiler's key, whose `parent_id` is that point, so the callee's points are its children;
+///   profiler's key, whose `parent_id` is that point, so the callee's points are its children
+///   (none when the key is empty, as Python's `get_trace_id_headers`: the core's
+///   [`propagation::inject`]);
 /// - it stops the point with `{"requests": {"status_code": ...}}`, or, when the request
 ///   fails, with `{"etype", "message"}` (Python leaves the point open then; a stop with the
-///   error is more useful and reads the same in reports).
+///   error is more useful and reads the same in reports), or, when the call is dropped before
+///   its response, with the core's
+///   [`cancelled_info`](osprofiler_core::propagation::cancelled_info).
 ///
 /// Without a current profiler it adds nothing: no point, no header.
 ///
@@ -36,22 +33,29 @@ const X_TRACE_HMAC: HeaderName = HeaderName::from_static("x-trace-hmac");
 /// Options: [`record_points`](Self::record_points) (off: headers only, as `keystoneauth`
 /// sends them when `trace_requests` is off) and [`traceparent`](Self::traceparent) (also send
 /// a W3C `traceparent` for OpenTelemetry-instrumented callees).
+///
+/// Named as the gRPC client service of `osprofiler-tonic` (`ClientTrace`); the server side
+/// of HTTP is `osprofiler-tower`'s `ServerTraceLayer`.
 #[derive(Debug, Clone)]
-pub struct ProfilerMiddleware {
+pub struct ClientTrace {
     record_points: bool,
     traceparent: bool,
 }
 
-impl Default for ProfilerMiddleware {
+/// The old name of [`ClientTrace`].
+#[deprecated(since = "0.1.0", note = "renamed `ClientTrace`")]
+pub type ProfilerMiddleware = ClientTrace;
+
+impl Default for ClientTrace {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl ProfilerMiddleware {
+impl ClientTrace {
     /// Records a point per call and signs trace headers; no `traceparent`.
     pub fn new() -> Self {
-        ProfilerMiddleware {
+        ClientTrace {
             record_points: true,
             traceparent: false,
         }
@@ -83,32 +87,28 @@ impl ProfilerMiddleware {
         self
     }
 
-    /// Sets the headers that carry the trace of `p` (whose current point is the parent).
-    fn sign(&self, req: &mut Request, p: &Profiler) {
+    /// Sets the headers that carry the current profiler's trace (whose current point is the
+    /// parent).
+    fn sign(&self, req: &mut Request) {
         let headers = req.headers_mut();
-        // Python's `get_trace_id_headers`: nothing without a key.
-        if !p.hmac_key().is_empty() {
-            let (info, hmac) =
-                pack_ids(&p.base_id().to_string(), &p.id().to_string(), p.hmac_key());
-            // Base64 and hex are always valid header values; the checks cost nothing.
-            if let (Ok(info), Ok(hmac)) = (HeaderValue::try_from(info), HeaderValue::try_from(hmac))
-            {
-                headers.insert(X_TRACE_INFO, info);
-                headers.insert(X_TRACE_HMAC, hmac);
-            }
-        }
+        propagation::inject(headers);
         if self.traceparent {
-            if let Some(value) =
-                traceparent(p.base_id(), p.id()).and_then(|v| HeaderValue::try_from(v).ok())
-            {
-                headers.insert(HeaderName::from_static(TRACEPARENT), value);
-            }
+            w3c::inject(headers);
         }
     }
 }
 
+/// Stops the call's point with `{"requests": {"status_code": ...}}`, or with the error.
+fn stop_point(result: Result<Response>, point: Trace) -> Result<Response> {
+    match &result {
+        Ok(response) => point.stop_with(info::stop_info(response.status())),
+        Err(e) => point.fail(e),
+    }
+    result
+}
+
 #[async_trait::async_trait]
-impl Middleware for ProfilerMiddleware {
+impl Middleware for ClientTrace {
     async fn handle(
         &self,
         mut req: Request,
@@ -123,26 +123,31 @@ impl Middleware for ProfilerMiddleware {
         // task (`join!`) are then siblings under the caller's point, not nested in each
         // other, and a call dropped half-way leaves nothing open in the caller's context.
         async move {
-            let point = self.record_points.then(|| {
-                let url = req.url();
-                Trace::start(
-                    info::point_name(url),
-                    Some(info::start_info(req.method(), url)),
-                )
-            });
-            if let Some(p) = profiler::get() {
-                self.sign(&mut req, &p);
+            if !self.record_points {
+                self.sign(&mut req);
+                return next.run(req, extensions).await;
             }
-            let result = next.run(req, extensions).await;
-            if let Some(point) = point {
-                match &result {
-                    Ok(response) => point.stop_with(info::stop_info(response.status())),
-                    Err(e) => point.fail(e),
-                }
-            }
-            result
+            let url = req.url();
+            let point = Trace::start(
+                info::point_name(url),
+                Some(info::start_info(req.method(), url)),
+            );
+            self.sign(&mut req);
+            PointFuture::with_stop(next.run(req, extensions), point, stop_point).await
         }
         .with_profiler(Some(fork))
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_name_still_builds_the_middleware() {
+        let old: ProfilerMiddleware = ProfilerMiddleware::default().traceparent(true);
+        assert!(old.traceparent && old.record_points);
     }
 }

@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::report::build_report;
 use osprofiler::{profiler, Notification, Profiler, ProfilerExt, Trace};
-use osprofiler_reqwest::ProfilerMiddleware;
-use osprofiler_tower::{ProfilerLayer, TRACEPARENT_KEY};
+use osprofiler_reqwest::ClientTrace;
+use osprofiler_tower::{ServerTraceLayer, TRACEPARENT_KEY};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
 
@@ -36,21 +36,30 @@ async fn echo(headers: HeaderMap) -> Json<Value> {
     }))
 }
 
+/// A handler that answers after the client has given up.
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "late"
+}
+
 /// A server with the tower layer (keys: an old one and ours) on a fresh loopback port.
 async fn serve() -> (SocketAddr, Arc<CollectingNotifier>) {
     let points = Arc::new(CollectingNotifier::new());
-    let app = Router::new().route("/echo", any(echo)).layer(
-        ProfilerLayer::new(["old-key", KEY])
-            .enabled(true)
-            .notifier(points.clone()),
-    );
+    let app = Router::new()
+        .route("/echo", any(echo))
+        .route("/slow", any(slow))
+        .layer(
+            ServerTraceLayer::new(["old-key", KEY])
+                .enabled(true)
+                .notifier(points.clone()),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, points)
 }
 
-fn client(middleware: ProfilerMiddleware) -> ClientWithMiddleware {
+fn client(middleware: ClientTrace) -> ClientWithMiddleware {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .no_proxy()
@@ -80,7 +89,7 @@ fn raw(n: &[Notification]) -> Vec<Box<serde_json::value::RawValue>> {
 async fn a_traced_call_continues_in_the_server_as_one_trace() {
     let (addr, server_points) = serve().await;
     let client_points = Arc::new(CollectingNotifier::new());
-    let http = client(ProfilerMiddleware::new());
+    let http = client(ClientTrace::new());
     let url = format!("http://{addr}/echo?q=1&name=a%20b");
     let seen: Value = traced(&client_points, async {
         let response = http.post(&url).send().await.unwrap();
@@ -149,7 +158,7 @@ async fn a_traced_call_continues_in_the_server_as_one_trace() {
 #[tokio::test]
 async fn an_unprofiled_call_gets_nothing_added() {
     let (addr, server_points) = serve().await;
-    let seen: Value = client(ProfilerMiddleware::new().traceparent(true))
+    let seen: Value = client(ClientTrace::new().traceparent(true))
         .get(format!("http://{addr}/echo"))
         .send()
         .await
@@ -172,7 +181,7 @@ async fn a_failed_call_stops_its_point_with_the_error() {
         l.local_addr().unwrap()
     };
     let points = Arc::new(CollectingNotifier::new());
-    let http = client(ProfilerMiddleware::new());
+    let http = client(ClientTrace::new());
     let result = traced(&points, http.get(format!("http://{addr}/x")).send()).await;
     let err = result.expect_err("nothing listens there");
     let n = points.notifications();
@@ -194,7 +203,7 @@ async fn traceparent_carries_the_otlp_ids_and_the_server_records_it() {
     let mut conf = osprofiler::ProfilerConfig::default();
     conf.set("trace_requests", "true", "test").unwrap();
     conf.set("w3c_traceparent", "true", "test").unwrap();
-    let http = client(ProfilerMiddleware::from_config(&conf));
+    let http = client(ClientTrace::from_config(&conf));
     let seen: Value = traced(&points, async {
         http.get(format!("http://{addr}/echo"))
             .send()
@@ -225,7 +234,7 @@ async fn without_points_the_headers_name_the_current_point() {
     let (addr, server_points) = serve().await;
     let points = Arc::new(CollectingNotifier::new());
     let conf = osprofiler::ProfilerConfig::default(); // trace_requests = false
-    let http = client(ProfilerMiddleware::from_config(&conf));
+    let http = client(ClientTrace::from_config(&conf));
     let seen: Value = traced(&points, async {
         http.get(format!("http://{addr}/echo"))
             .send()
@@ -248,7 +257,7 @@ async fn without_points_the_headers_name_the_current_point() {
 async fn concurrent_calls_from_one_task_are_siblings() {
     let (addr, server_points) = serve().await;
     let points = Arc::new(CollectingNotifier::new());
-    let http = client(ProfilerMiddleware::new());
+    let http = client(ClientTrace::new());
     let url = format!("http://{addr}/echo");
     traced(&points, async {
         let (a, b, c) = tokio::join!(
@@ -285,4 +294,53 @@ async fn concurrent_calls_from_one_task_are_siblings() {
     server_parents.sort();
     call_ids.sort();
     assert_eq!(server_parents, call_ids);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_key_records_the_point_but_sends_no_trace_headers() {
+    let (addr, server_points) = serve().await;
+    let points = Arc::new(CollectingNotifier::new());
+    let http = client(ClientTrace::new());
+    // Python's `get_trace_id_headers`: a profiler without a key passes nothing on.
+    let profiler = Profiler::with_notifier("", None, None, points.clone());
+    let seen: Value = async {
+        http.get(format!("http://{addr}/echo"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+    .with_profiler(Some(profiler))
+    .await;
+    assert!(seen["x_trace_info"].is_null(), "{seen}");
+    let names: Vec<String> = points.notifications().into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["http-start", "http-stop"]);
+    assert!(server_points.points().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_dropped_before_its_response_stops_its_point_as_cancelled() {
+    let (addr, _server_points) = serve().await;
+    let points = Arc::new(CollectingNotifier::new());
+    let http = client(ClientTrace::new());
+    let call = http.get(format!("http://{addr}/slow")).send();
+    let timed_out = traced(
+        &points,
+        tokio::time::timeout(Duration::from_millis(200), call),
+    )
+    .await;
+    assert!(timed_out.is_err(), "the server answers after 5 s");
+    let n = points.notifications();
+    let names: Vec<&str> = n.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["caller-start", "http-start", "http-stop", "caller-stop"]
+    );
+    assert_eq!(n[2].info["etype"], "cancelled");
+    assert_eq!(
+        n[2].info["message"],
+        "the future was dropped before it completed"
+    );
 }

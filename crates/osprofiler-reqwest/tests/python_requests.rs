@@ -9,7 +9,7 @@ use axum::routing::any;
 use axum::Router;
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::{Profiler, ProfilerExt};
-use osprofiler_reqwest::ProfilerMiddleware;
+use osprofiler_reqwest::ClientTrace;
 use reqwest_middleware::ClientBuilder;
 use serde_json::{json, Value};
 
@@ -60,7 +60,7 @@ async fn our_http_points_equal_pythons() {
             .build()
             .unwrap(),
     )
-    .with(ProfilerMiddleware::new())
+    .with(ClientTrace::new())
     .build();
     for (i, case) in cases.iter().enumerate() {
         let points = Arc::new(CollectingNotifier::new());

@@ -97,7 +97,7 @@
 //! Databases: [`sqlx::Sqlite`] (feature `sqlite`, default) and [`sqlx::Postgres`] (feature
 //! `postgres`); others implement [`TracedDatabase`].
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod database;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -79,11 +79,9 @@ impl<'e> Point<'e> {
         if self.profiler.is_none() {
             return poll();
         }
-        let previous = profiler::set_current(self.profiler.take());
-        let _restore = Restore {
-            slot: &mut self.profiler,
-            previous,
-        };
+        // Puts the fork back into its point and the task's profiler back in place, also
+        // when the poll panics.
+        let _entered = profiler::enter(&mut self.profiler);
         poll()
     }
 
@@ -101,27 +99,9 @@ impl<'e> Point<'e> {
     }
 }
 
-/// Puts the fork back into its point and the task's profiler back in place, also when the
-/// poll panics.
-struct Restore<'a> {
-    slot: &'a mut Option<Profiler>,
-    previous: Option<Profiler>,
-}
-
-impl Drop for Restore<'_> {
-    fn drop(&mut self) {
-        *self.slot = profiler::set_current(self.previous.take());
-    }
-}
-
-/// The stop info of a statement future dropped before it completed: the same as a
-/// `#[trace]`d async fn's (`etype` `cancelled`), because the statement may have been cut off.
-pub(crate) fn cancelled_info() -> Info {
-    osprofiler_core::error_info(
-        "cancelled",
-        "the future was dropped before it completed".to_owned(),
-    )
-}
+/// The stop info of a statement future dropped before it completed: the one every point
+/// cut off this way gets (`etype` `cancelled`), because the statement may have been cut off.
+pub(crate) use osprofiler_core::propagation::cancelled_info;
 
 /// The stop info of a row stream dropped before its end: `{"db": {"dropped": true}}`, no
 /// `etype`, because reading only the first rows of a result is normal use, not an error.

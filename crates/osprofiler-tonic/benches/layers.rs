@@ -17,8 +17,9 @@ use std::task::{Context, Poll, Waker};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body::Body;
 use osprofiler::notifier::NoopNotifier;
+use osprofiler::propagation::{self, ServerTraceConfig};
 use osprofiler::{profiler, Profiler};
-use osprofiler_tonic::{metadata, ClientTraceLayer, ServerTraceLayer, Verifier};
+use osprofiler_tonic::{ClientTraceLayer, ServerTraceLayer};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -66,14 +67,17 @@ fn request() -> http::Request<()> {
 fn benches(c: &mut Criterion) {
     let noop = Arc::new(NoopNotifier);
     let keys = ["old-key", "older-key", "SECRET_KEY"];
-    let verifier = Verifier::new(keys).with_notifier(noop.clone());
+    let config = ServerTraceConfig::new(keys)
+        .enabled(true)
+        .notifier(noop.clone());
     let mut signed = request();
     let caller = Profiler::new("SECRET_KEY", Some("b"), Some("p"));
-    metadata::inject_headers(signed.headers_mut(), &caller);
+    propagation::inject_from(&caller, signed.headers_mut());
 
     let mut direct = Answer;
-    let mut server = ServerTraceLayer::new(verifier).layer(Answer);
-    let mut server_disabled = ServerTraceLayer::new(Verifier::disabled()).layer(Answer);
+    let mut server = ServerTraceLayer::with_config(config).layer(Answer);
+    let mut server_disabled =
+        ServerTraceLayer::with_config(ServerTraceConfig::disabled()).layer(Answer);
     let mut client = ClientTraceLayer.layer(Answer);
 
     let mut g = c.benchmark_group("call");

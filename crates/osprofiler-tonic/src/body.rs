@@ -1,4 +1,4 @@
-//! [`TracedBody`]: the response body of both layers, which keeps a call's `rpc` point open
+//! [`ResponseBody`]: the response body of both layers, which keeps a call's `rpc` point open
 //! until the response has been streamed to its end.
 //!
 //! A unary call's reply is in its body, and a streaming call does its work while its body is
@@ -18,23 +18,29 @@ use pin_project_lite::pin_project;
 use crate::future::error_info;
 
 pin_project! {
-    /// A response body, and the call's open point when the call is traced.
-    pub struct TracedBody<B> {
+    /// The response body of [`ClientTrace`](crate::ClientTrace) and
+    /// [`ServerTrace`](crate::ServerTrace): the inner body, and the call's open point when
+    /// the call is traced (see the module).
+    pub struct ResponseBody<B> {
         #[pin]
         inner: B,
         open: Option<OpenPoint>,
     }
 }
 
-impl<B> TracedBody<B> {
+/// The old name of [`ResponseBody`].
+#[deprecated(since = "0.1.0", note = "renamed `ResponseBody`")]
+pub type TracedBody<B> = ResponseBody<B>;
+
+impl<B> ResponseBody<B> {
     /// A body with no point: an untraced call, or one whose point already ended.
     pub(crate) fn untraced(inner: B) -> Self {
-        TracedBody { inner, open: None }
+        ResponseBody { inner, open: None }
     }
 
     /// A body that ends `point`, which lives in `profiler`, when it ends.
     pub(crate) fn traced(inner: B, point: Trace, profiler: Option<Profiler>) -> Self {
-        TracedBody {
+        ResponseBody {
             inner,
             open: Some(OpenPoint {
                 point: Some(point),
@@ -54,7 +60,7 @@ impl<B> TracedBody<B> {
     }
 }
 
-impl<B> Body for TracedBody<B>
+impl<B> Body for ResponseBody<B>
 where
     B: Body,
     B::Error: fmt::Display,
@@ -109,9 +115,9 @@ where
     }
 }
 
-impl<B> fmt::Debug for TracedBody<B> {
+impl<B> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TracedBody")
+        f.debug_struct("ResponseBody")
             .field("traced", &self.open.is_some())
             .finish_non_exhaustive()
     }
@@ -128,10 +134,8 @@ struct OpenPoint {
 impl OpenPoint {
     /// Runs `f` with the call's profiler current, then restores the thread's own.
     fn entered<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        let previous = profiler::set_current(self.profiler.take());
-        let result = f();
-        self.profiler = profiler::set_current(previous);
-        result
+        let _entered = profiler::enter(&mut self.profiler);
+        f()
     }
 
     /// Stops the point, with `info` (an error) when given.

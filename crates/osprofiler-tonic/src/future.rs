@@ -1,17 +1,18 @@
 //! The response future of both layers: the call's future, run under the call's profiler,
 //! with its `rpc` point open until the response is there, then handed to the response's
-//! [`TracedBody`] (or stopped at once when the response is an error without a body).
+//! [`ResponseBody`] (or stopped at once when the response is an error without a body).
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use osprofiler_core::propagation::{PointFuture, StopPoint};
 use osprofiler_core::{profiler, Info, Profiled, Profiler, ProfilerExt, Trace};
 use pin_project_lite::pin_project;
 use serde_json::{Map, Value};
 
-use crate::body::TracedBody;
+use crate::body::ResponseBody;
 
 /// The name of the points the layers record: OpenStack's name for RPC (nova traces both its
 /// RPC client API and its managers with `trace_cls("rpc")`).
@@ -46,92 +47,58 @@ pub(crate) fn error_info(headers: &http::HeaderMap) -> Option<Info> {
 /// Opens the point in `profiler` and makes the call with it current, so that whatever the
 /// inner service does when called belongs to the point; returns the future to poll.
 ///
-/// The point is a [`Trace`] guard (stopped exactly, even out of order, and on cancellation)
-/// that lives in the profiler the future carries.
+/// The point is a [`Trace`] guard (stopped exactly, even out of order) held by the core's
+/// [`PointFuture`], which stops it as cancelled when the call is dropped first; the future
+/// carries the call's profiler, current on every poll and while it is dropped.
 pub(crate) fn call_in<F, B, E>(
     profiler: Profiler,
     info: Info,
     call: impl FnOnce() -> F,
-) -> Profiled<Guarded<F>>
+) -> Profiled<PointFuture<F, StopRpc>>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: fmt::Display,
 {
-    let (inner, point, profiler) = profiler::with_profiler(Some(profiler), || {
+    let mut slot = Some(profiler);
+    let (point, inner) = {
+        let _entered = profiler::enter(&mut slot);
         let point = Trace::start(POINT_NAME, Some(info));
-        let inner = call();
-        // Take the profiler back out, with the open point on its stack: `with_profiler`
-        // would otherwise drop it when the closure returns.
-        (inner, point, profiler::set_current(None))
-    });
-    Guarded {
-        inner,
-        point: Some(point),
-    }
-    .with_profiler(profiler)
+        (point, call())
+    };
+    // `slot` holds the call's profiler again, with the point open on its stack.
+    PointFuture::with_stop(inner, point, StopRpc).with_profiler(slot)
 }
 
-pin_project! {
-    /// A call's future and its open point (always run inside a [`Profiled`], which makes the
-    /// call's profiler current while it is polled and dropped).
-    pub struct Guarded<F> {
-        #[pin]
-        inner: F,
-        point: Option<Trace>,
-    }
+/// How the layers end a call's point when its response arrives: at once for an error (in the
+/// `Err`, or a gRPC error in the headers of a trailers-only response), else handed with the
+/// call's profiler to the [`ResponseBody`], which ends it with the body.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StopRpc;
 
-    impl<F> PinnedDrop for Guarded<F> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(point) = this.project().point.take() {
-                point.stop_with(osprofiler_core::error_info(
-                    "cancelled",
-                    "the call was dropped before it completed".to_owned(),
-                ));
-            }
-        }
-    }
-}
+impl<B, E: fmt::Display> StopPoint<Result<http::Response<B>, E>> for StopRpc {
+    type Output = Result<http::Response<ResponseBody<B>>, E>;
 
-impl<F, B, E> Future for Guarded<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-    E: fmt::Display,
-{
-    type Output = Result<http::Response<TracedBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let output = std::task::ready!(this.inner.poll(cx));
-        let Some(point) = this.point.take() else {
-            return Poll::Ready(output.map(|r| r.map(TracedBody::untraced)));
-        };
-        Poll::Ready(match output {
+    fn stop(self, output: Result<http::Response<B>, E>, point: Trace) -> Self::Output {
+        match output {
             Ok(response) => match error_info(response.headers()) {
                 // A trailers-only response: the call failed, and its body is empty.
                 Some(info) => {
                     point.stop_with(info);
-                    Ok(response.map(TracedBody::untraced))
+                    Ok(response.map(ResponseBody::untraced))
                 }
                 // The point ends with the body. It lives in the call's profiler, current
-                // here (the `Profiled` around this future): the body takes it along.
+                // here (the `Profiled` around the `PointFuture`): the body takes both along,
+                // and the `Profiled` is left with none.
                 None => {
                     let profiler = profiler::set_current(None);
-                    Ok(response.map(|body| TracedBody::traced(body, point, profiler)))
+                    Ok(response.map(|body| ResponseBody::traced(body, point, profiler)))
                 }
             },
             Err(e) => {
                 point.fail(&e);
                 Err(e)
             }
-        })
-    }
-}
-
-impl<F> fmt::Debug for Guarded<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Guarded")
-            .field("point", &self.point)
-            .finish_non_exhaustive()
+        }
     }
 }
 
@@ -139,6 +106,7 @@ pin_project! {
     /// The response future of [`crate::ClientTrace`] and [`crate::ServerTrace`]: the inner
     /// future untouched for an unprofiled call, or run under the call's profiler with its
     /// `rpc` point.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
@@ -154,7 +122,7 @@ pin_project! {
         },
         Profiled {
             #[pin]
-            inner: Profiled<Guarded<F>>,
+            inner: Profiled<PointFuture<F, StopRpc>>,
         },
     }
 }
@@ -166,7 +134,7 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn profiled(inner: Profiled<Guarded<F>>) -> Self {
+    pub(crate) fn profiled(inner: Profiled<PointFuture<F, StopRpc>>) -> Self {
         ResponseFuture {
             state: State::Profiled { inner },
         }
@@ -178,14 +146,14 @@ where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: fmt::Display,
 {
-    type Output = Result<http::Response<TracedBody<B>>, E>;
+    type Output = Result<http::Response<ResponseBody<B>>, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Unprofiled { inner } => inner
                 .poll(cx)
-                .map(|output| output.map(|r| r.map(TracedBody::untraced))),
+                .map(|output| output.map(|r| r.map(ResponseBody::untraced))),
             StateProj::Profiled { inner } => inner.poll(cx),
         }
     }

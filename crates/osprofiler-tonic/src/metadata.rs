@@ -1,26 +1,72 @@
-//! The trace in gRPC metadata: the same two values as the HTTP trace headers (DESIGN section
-//! 4), under the lower-case names that gRPC metadata (HTTP/2 headers) requires.
+//! The trace in gRPC metadata: the same two values as the HTTP trace headers (`docs/wire.md`,
+//! section 4), under the lower-case names that gRPC metadata (HTTP/2 headers) requires.
 //!
 //! A gRPC call is an HTTP/2 request, so a server that reads `X-Trace-Info` / `X-Trace-HMAC`
-//! as HTTP headers (Python's `WsgiMiddleware` behind a gRPC-web proxy, or our HTTP layer)
-//! reads exactly these bytes.
+//! as HTTP headers (Python's `WsgiMiddleware` behind a gRPC-web proxy, or
+//! `osprofiler-tower`'s layer) reads exactly these bytes. The names, the signing and the
+//! checks are the core's [`propagation`]; this module only makes tonic's [`MetadataMap`] one
+//! of its carriers ([`MetadataInjector`], [`MetadataExtractor`]: the orphan rule keeps the
+//! core from implementing its traits for a tonic type).
+//!
+//! ```
+//! use osprofiler::propagation::{self, ServerTraceConfig};
+//! use osprofiler::{profiler, Profiler};
+//! use osprofiler_tonic::metadata::{MetadataExtractor, MetadataInjector};
+//!
+//! let mut request = tonic::Request::new(());
+//! profiler::with_profiler(Some(Profiler::new("SECRET_KEY", Some("b"), None)), || {
+//!     propagation::inject(&mut MetadataInjector(request.metadata_mut()));
+//! });
+//! let config = ServerTraceConfig::new(["SECRET_KEY"]).enabled(true);
+//! let callee = config.profiler_for(&MetadataExtractor(request.metadata())).unwrap();
+//! assert_eq!(callee.base_id().to_text(), "b");
+//! ```
 
 use std::fmt;
-use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use osprofiler_core::notifier::Notifier;
+use osprofiler_core::propagation::{self, Extractor, Injector, ServerTraceConfig};
 use osprofiler_core::signing;
 use osprofiler_core::Profiler;
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 
-/// The metadata key of the signed trace ids (`X-Trace-Info` in lower case).
-pub const TRACE_INFO: &str = "x-trace-info";
-/// The metadata key of the signature (`X-Trace-HMAC` in lower case).
-pub const TRACE_HMAC: &str = "x-trace-hmac";
+pub use osprofiler_core::propagation::{TRACE_HMAC, TRACE_INFO};
+
+/// Writes trace headers into outgoing gRPC metadata: a [`propagation::Injector`] over tonic's
+/// [`MetadataMap`] (as opentelemetry-http's `HeaderInjector` is over a `HeaderMap`).
+#[derive(Debug)]
+pub struct MetadataInjector<'a>(pub &'a mut MetadataMap);
+
+/// Reads trace headers from incoming gRPC metadata: a [`propagation::Extractor`] over
+/// tonic's [`MetadataMap`].
+#[derive(Debug, Clone, Copy)]
+pub struct MetadataExtractor<'a>(pub &'a MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, name: &HeaderName, value: HeaderValue) {
+        // A `MetadataMap` is a `HeaderMap` inside: insert there, so that the prepared name
+        // is used as it is (`MetadataMap::insert` takes only `&'static str` or parsed keys).
+        // Both conversions move the map, allocating nothing; the trace headers are valid
+        // ASCII metadata.
+        let mut headers = std::mem::take(self.0).into_headers();
+        headers.insert(name.clone(), value);
+        *self.0 = MetadataMap::from_headers(headers);
+    }
+}
+
+impl Extractor for MetadataExtractor<'_> {
+    fn get(&self, name: &HeaderName) -> Option<&str> {
+        self.0.get(name.as_str())?.to_str().ok()
+    }
+}
 
 /// The two values that continue `profiler`'s trace in a callee: its base id, its current
 /// point as the parent, signed with its key. Byte for byte the HTTP headers Python sends.
+#[deprecated(
+    since = "0.1.0",
+    note = "use `osprofiler::propagation::trace_headers_of`, which sends nothing for an empty key as Python does"
+)]
 pub fn trace_values(profiler: &Profiler) -> (String, String) {
     signing::pack_ids(
         &profiler.base_id().to_text(),
@@ -29,45 +75,39 @@ pub fn trace_values(profiler: &Profiler) -> (String, String) {
     )
 }
 
-/// Adds the trace of `profiler` to outgoing gRPC metadata (replacing any there).
+/// Adds the trace of `profiler` to outgoing gRPC metadata (replacing any there); nothing
+/// when its key is empty, as Python's `get_trace_id_headers`.
+#[deprecated(
+    since = "0.1.0",
+    note = "use `osprofiler::propagation::inject_from(profiler, &mut MetadataInjector(metadata))`"
+)]
 pub fn inject(metadata: &mut MetadataMap, profiler: &Profiler) {
-    let (info, hmac) = trace_values(profiler);
-    // Both values are base64 / hex text: always valid ASCII metadata.
-    if let (Ok(info), Ok(hmac)) = (
-        MetadataValue::try_from(info.as_str()),
-        MetadataValue::try_from(hmac.as_str()),
-    ) {
-        metadata.insert(TRACE_INFO, info);
-        metadata.insert(TRACE_HMAC, hmac);
-    }
+    propagation::inject_from(profiler, &mut MetadataInjector(metadata));
 }
 
-/// Adds the trace of `profiler` to the headers of an outgoing HTTP/2 request (what a tower
-/// layer under the tonic client sees).
+/// Adds the trace of `profiler` to the headers of an outgoing HTTP/2 request; nothing when
+/// its key is empty, as Python's `get_trace_id_headers`.
+#[deprecated(
+    since = "0.1.0",
+    note = "use `osprofiler::propagation::inject_from(profiler, headers)`"
+)]
 pub fn inject_headers(headers: &mut HeaderMap, profiler: &Profiler) {
-    let (info, hmac) = trace_values(profiler);
-    if let (Ok(info), Ok(hmac)) = (HeaderValue::try_from(info), HeaderValue::try_from(hmac)) {
-        headers.insert(TRACE_INFO, info);
-        headers.insert(TRACE_HMAC, hmac);
-    }
+    propagation::inject_from(profiler, headers);
 }
 
-/// Verifies incoming trace metadata with a service's HMAC keys and makes the callee's
-/// profiler: what the server layer and the server interceptor share.
-///
-/// The rules are the HTTP server middleware's (DESIGN section 4,
-/// [`osprofiler::signing::Verifier::verify_trace`]): the HMAC must match one of the keys
-/// (rotation), and the decoded object must hold `base_id` and nothing else but `parent_id`
-/// (strings, or `null`: a `null` base id starts a new trace, as Python's `WsgiMiddleware`
-/// does). Anything else (no keys, missing or empty values, a wrong signature, an unknown
-/// key, a malformed payload) gives `None`: the call runs unprofiled, and never fails
-/// because of its metadata.
+/// The old configuration of the server layer and interceptor: the keys (enabled as soon as
+/// there is one) and the notifier. Now [`ServerTraceConfig`], which the HTTP server layer
+/// (`osprofiler-tower`) takes too; this converts into it.
+#[deprecated(
+    since = "0.1.0",
+    note = "use `osprofiler::propagation::ServerTraceConfig` (`ServerTraceConfig::new(keys).enabled(true)`), shared with osprofiler-tower"
+)]
 #[derive(Clone)]
 pub struct Verifier {
-    keys: Arc<signing::Verifier>,
-    notifier: Option<Arc<dyn Notifier>>,
+    config: ServerTraceConfig,
 }
 
+#[allow(deprecated)]
 impl Verifier {
     /// Accepts traces signed with any of `hmac_keys`; an empty list accepts none (profiling
     /// off). The profilers report to the process-wide notifier.
@@ -77,72 +117,68 @@ impl Verifier {
         K: AsRef<str>,
     {
         Verifier {
-            keys: Arc::new(signing::Verifier::new(hmac_keys)),
-            notifier: None,
+            config: ServerTraceConfig::new(hmac_keys).enabled(true),
         }
     }
 
     /// Accepts nothing: every call runs unprofiled.
     pub fn disabled() -> Self {
-        Self::new(Vec::<String>::new())
-    }
-
-    /// The keys of a service set up with [`osprofiler::init_from_conf`]: its `hmac_keys`
-    /// when profiling is enabled, none otherwise.
-    pub fn from_profiling(profiling: &osprofiler_core::Profiling) -> Self {
-        if profiling.enabled() {
-            Self::new(&profiling.hmac_keys)
-        } else {
-            Self::disabled()
+        Verifier {
+            config: ServerTraceConfig::disabled(),
         }
     }
 
-    /// Makes the profilers report to `notifier` instead of the process-wide one (tests, or a
-    /// service that runs several pipelines).
-    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        self.notifier = Some(notifier);
+    /// The keys of a service set up with `osprofiler::init_from_conf`: its `hmac_keys`
+    /// when profiling is enabled, none otherwise.
+    pub fn from_profiling(profiling: &osprofiler_core::Profiling) -> Self {
+        Verifier {
+            config: ServerTraceConfig::from_profiling(profiling),
+        }
+    }
+
+    /// Makes the profilers report to `notifier` instead of the process-wide one.
+    pub fn with_notifier(mut self, notifier: std::sync::Arc<dyn Notifier>) -> Self {
+        self.config = self.config.notifier(notifier);
         self
     }
 
-    /// True when no key is configured: the fast path that skips the header lookup.
+    /// True when no call can be accepted.
     pub fn is_disabled(&self) -> bool {
-        self.keys.is_empty()
+        !self.config.is_enabled() || self.config.verifier().is_empty()
     }
 
-    /// The callee's profiler for a request with these headers, or `None` (see the type).
+    /// The callee's profiler for a request with these headers, or `None`.
     pub fn verify_headers(&self, headers: &HeaderMap) -> Option<Profiler> {
-        if self.is_disabled() {
-            return None;
-        }
-        let info = headers.get(TRACE_INFO)?.to_str().ok()?;
-        let hmac = headers.get(TRACE_HMAC)?.to_str().ok()?;
-        self.verify(info, hmac)
+        self.config.profiler_for(headers)
     }
 
     /// [`Verifier::verify_headers`] for tonic's metadata (in an interceptor).
     pub fn verify_metadata(&self, metadata: &MetadataMap) -> Option<Profiler> {
-        if self.is_disabled() {
-            return None;
-        }
-        let info = metadata.get(TRACE_INFO)?.to_str().ok()?;
-        let hmac = metadata.get(TRACE_HMAC)?.to_str().ok()?;
-        self.verify(info, hmac)
+        self.config.profiler_for(&MetadataExtractor(metadata))
     }
 
-    /// Verifies the two values; the callee's profiler, or `None` (see the type).
+    /// Verifies the two values; the callee's profiler, or `None`.
     pub fn verify(&self, info: &str, hmac: &str) -> Option<Profiler> {
-        let trace = self.keys.verify_trace(info, hmac)?;
-        Some(trace.into_profiler(self.notifier.clone()))
+        if !self.config.is_enabled() {
+            return None;
+        }
+        let trace = self.config.verifier().verify_trace(info, hmac)?;
+        Some(trace.into_profiler(self.config.notifier_ref().cloned()))
     }
 }
 
+#[allow(deprecated)]
+impl From<Verifier> for ServerTraceConfig {
+    fn from(verifier: Verifier) -> Self {
+        verifier.config
+    }
+}
+
+#[allow(deprecated)]
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the keys.
-        f.debug_struct("Verifier")
-            .field("keys", &self.keys.len())
-            .field("notifier", &self.notifier)
-            .finish()
+        // `ServerTraceConfig`'s `Debug` never prints the keys.
+        f.debug_tuple("Verifier").field(&self.config).finish()
     }
 }
 
@@ -152,67 +188,108 @@ mod tests {
     use osprofiler_core::signing::signed_pack;
     use serde_json::json;
 
-    fn verifier() -> Verifier {
-        Verifier::new(["old", "new"])
+    fn config() -> ServerTraceConfig {
+        ServerTraceConfig::new(["old", "new"]).enabled(true)
     }
 
     #[test]
     fn round_trip_continues_the_trace_with_the_matching_key() {
         let caller = Profiler::new("new", Some("base"), Some("point"));
         let mut metadata = MetadataMap::new();
-        inject(&mut metadata, &caller);
-        let callee = verifier().verify_metadata(&metadata).unwrap();
+        propagation::inject_from(&caller, &mut MetadataInjector(&mut metadata));
+        let callee = config()
+            .profiler_for(&MetadataExtractor(&metadata))
+            .unwrap();
         assert_eq!(callee.base_id().to_text(), "base");
         assert_eq!(callee.id().to_text(), "point");
         assert_eq!(callee.hmac_key(), "new");
 
+        // The bytes are the HTTP headers'.
         let mut headers = HeaderMap::new();
-        inject_headers(&mut headers, &caller);
+        propagation::inject_from(&caller, &mut headers);
         assert_eq!(
             headers.get(TRACE_INFO).unwrap().to_str().unwrap(),
-            metadata.get(TRACE_INFO).unwrap().to_str().unwrap()
+            metadata.get(TRACE_INFO.as_str()).unwrap().to_str().unwrap()
         );
-        assert!(verifier().verify_headers(&headers).is_some());
+        let expected = signed_pack(&json!({"base_id": "base", "parent_id": "point"}), "new");
+        assert_eq!(
+            metadata.get(TRACE_HMAC.as_str()).unwrap().to_str().unwrap(),
+            expected.unwrap().1
+        );
+        assert!(config().profiler_for(&headers).is_some());
     }
 
     #[test]
-    fn the_bytes_are_the_http_headers() {
-        let caller = Profiler::new("k", Some("b"), Some("p"));
-        let expected = signed_pack(&json!({"base_id": "b", "parent_id": "p"}), "k").unwrap();
-        assert_eq!(trace_values(&caller), expected);
+    fn injection_replaces_and_keeps_other_metadata() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("x-request-id", "r-1".parse().unwrap());
+        metadata.insert("x-trace-info", "stale".parse().unwrap());
+        propagation::inject_from(
+            &Profiler::new("k", Some("b"), None),
+            &mut MetadataInjector(&mut metadata),
+        );
+        assert_eq!(metadata.len(), 3);
+        assert_eq!(metadata.get("x-request-id").unwrap(), "r-1");
+        assert_ne!(metadata.get("x-trace-info").unwrap(), "stale");
+    }
+
+    #[test]
+    fn an_empty_key_sends_no_metadata() {
+        let mut metadata = MetadataMap::new();
+        propagation::inject_from(
+            &Profiler::new("", Some("b"), Some("p")),
+            &mut MetadataInjector(&mut metadata),
+        );
+        assert!(metadata.is_empty());
     }
 
     #[test]
     fn rejects_what_the_http_middleware_rejects() {
-        let v = verifier();
+        let metadata = |(info, hmac): (String, String)| {
+            let mut m = MetadataMap::new();
+            m.insert("x-trace-info", info.parse().unwrap());
+            m.insert("x-trace-hmac", hmac.parse().unwrap());
+            m
+        };
         let sign = |data: serde_json::Value, key: &str| signed_pack(&data, key).unwrap();
-        let ok = sign(json!({"base_id": "b", "parent_id": "p"}), "old");
-        assert!(v.verify(&ok.0, &ok.1).is_some());
-        let no_parent = sign(json!({"base_id": "b"}), "old");
-        assert_eq!(
-            v.verify(&no_parent.0, &no_parent.1).unwrap().id().to_text(),
-            "b"
-        );
-
-        let unknown_key = sign(json!({"base_id": "b", "parent_id": "p"}), "other");
-        let extra_field = sign(json!({"base_id": "b", "parent_id": "p", "x": 1}), "old");
-        let no_base = sign(json!({"parent_id": "p"}), "old");
-        let not_string = sign(json!({"base_id": 1, "parent_id": "p"}), "old");
-        let not_object = sign(json!(["b"]), "old");
-        for (info, hmac) in [unknown_key, extra_field, no_base, not_string, not_object] {
-            assert!(v.verify(&info, &hmac).is_none(), "{info}");
+        let accepts = |m: &MetadataMap| config().profiler_for(&MetadataExtractor(m)).is_some();
+        assert!(accepts(&metadata(sign(
+            json!({"base_id": "b", "parent_id": "p"}),
+            "old"
+        ))));
+        for (data, key) in [
+            (json!({"base_id": "b", "parent_id": "p"}), "other"),
+            (json!({"base_id": "b", "parent_id": "p", "x": 1}), "old"),
+            (json!({"parent_id": "p"}), "old"),
+            (json!({"base_id": 1, "parent_id": "p"}), "old"),
+            (json!(["b"]), "old"),
+        ] {
+            assert!(!accepts(&metadata(sign(data.clone(), key))), "{data}");
         }
-        assert!(v.verify(&ok.0, "").is_none());
-        assert!(v.verify("", &ok.1).is_none());
-        assert!(v.verify(&ok.0, "not hex").is_none());
-        assert!(Verifier::disabled()
-            .verify_headers(&HeaderMap::new())
-            .is_none());
-        assert!(v.verify_metadata(&MetadataMap::new()).is_none());
+        assert!(!accepts(&MetadataMap::new()));
     }
 
     #[test]
-    fn debug_hides_the_keys() {
-        assert!(!format!("{:?}", verifier()).contains("old"));
+    #[allow(deprecated)]
+    fn the_old_verifier_keeps_its_verdicts() {
+        let v = Verifier::new(["old", "new"]);
+        let caller = Profiler::new("new", Some("b"), Some("p"));
+        let mut metadata = MetadataMap::new();
+        inject(&mut metadata, &caller);
+        assert_eq!(
+            v.verify_metadata(&metadata).unwrap().base_id().to_text(),
+            "b"
+        );
+        let (info, hmac) = trace_values(&caller);
+        assert!(v.verify(&info, &hmac).is_some());
+        assert!(v.verify(&info, "").is_none());
+        assert!(Verifier::disabled().is_disabled());
+        assert!(Verifier::disabled().verify(&info, &hmac).is_none());
+        let mut headers = HeaderMap::new();
+        inject_headers(&mut headers, &caller);
+        assert!(v.verify_headers(&headers).is_some());
+        assert!(!format!("{v:?}").contains("old"));
+        // Converts into the shared configuration, enabled.
+        assert!(ServerTraceConfig::from(v).is_enabled());
     }
 }

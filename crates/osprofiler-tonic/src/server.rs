@@ -5,8 +5,8 @@
 //!   callee's profiler (on whichever worker thread polls it), and records an `rpc` point
 //!   around it, start `{"function": {"name": "/package.Service/Method"}}`, stop with
 //!   Python's `etype`/`message` when the handler answers a gRPC error. A call without valid
-//!   metadata goes to the service unchanged; an unprofiled call costs two header lookups
-//!   (none when no key is configured).
+//!   metadata goes to the service unchanged; an unprofiled call costs one header lookup
+//!   (none when the layer is disabled or has no key).
 //! - [`ServerTraceInterceptor`], a [`tonic::service::Interceptor`]: an interceptor cannot
 //!   wrap the handler's future, so it only verifies and puts the callee's [`Profiler`] into
 //!   the request's extensions; the handler enters it itself ([`profiler_of`] +
@@ -14,28 +14,34 @@
 //!   `#[trace_impl(name = "rpc")]` on the service implementation, as OpenStack managers do.
 //!
 //! The layer runs the handler's response future under the callee's profiler, and then the
-//! response body ([`crate::TracedBody`]): a streaming response does its work while its body
-//! is read, so that work is profiled too, its points are children of the call's point, and
-//! the point ends with the stream (at the trailers, with the error when their `grpc-status`
-//! is one).
+//! response body ([`crate::ResponseBody`]): a streaming response does its work while its
+//! body is read, so that work is profiled too, its points are children of the call's point,
+//! and the point ends with the stream (at the trailers, with the error when their
+//! `grpc-status` is one).
+//!
+//! Both take a [`ServerTraceConfig`], the configuration `osprofiler-tower`'s HTTP server
+//! layer takes too: Python's `enabled` and `hmac_keys`, and where the points go.
 
 use std::task::{Context, Poll};
 
-use osprofiler_core::Profiler;
+use std::sync::Arc;
+
+use osprofiler_core::propagation::ServerTraceConfig;
+use osprofiler_core::{Profiler, ProfilerConfig, Profiling};
 use tonic::service::Interceptor;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::TracedBody;
+use crate::body::ResponseBody;
 use crate::future::{call_in, start_info, ResponseFuture};
-use crate::metadata::Verifier;
+use crate::metadata::MetadataExtractor;
 
 /// A tower layer for a tonic server that traces signed calls (see the module).
 ///
 /// ```no_run
 /// # async fn f(profiling: osprofiler::Profiling) -> Result<(), Box<dyn std::error::Error>> {
-/// use osprofiler_tonic::{ServerTraceLayer, Verifier};
-/// let layer = ServerTraceLayer::new(Verifier::from_profiling(&profiling));
+/// use osprofiler_tonic::ServerTraceLayer;
+/// let layer = ServerTraceLayer::from_profiling(&profiling);
 /// tonic::transport::Server::builder()
 ///     .layer(layer)
 ///     // .add_service(GreeterServer::new(MyGreeter))
@@ -46,13 +52,44 @@ use crate::metadata::Verifier;
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerTraceLayer {
-    verifier: Verifier,
+    config: Arc<ServerTraceConfig>,
 }
 
 impl ServerTraceLayer {
-    /// Traces calls whose metadata `verifier` accepts.
-    pub fn new(verifier: Verifier) -> Self {
-        ServerTraceLayer { verifier }
+    /// Traces calls whose metadata `config` accepts (a [`ServerTraceConfig`], or the
+    /// deprecated `Verifier`).
+    pub fn new(config: impl Into<ServerTraceConfig>) -> Self {
+        Self::with_config(config.into())
+    }
+
+    /// Traces calls whose metadata `config` accepts: the constructor both server layers
+    /// (this one and `osprofiler-tower`'s) have.
+    pub fn with_config(config: ServerTraceConfig) -> Self {
+        ServerTraceLayer {
+            config: Arc::new(config),
+        }
+    }
+
+    /// As the `[profiler]` options say: `enabled` and `hmac_keys`.
+    pub fn from_config(conf: &ProfilerConfig) -> Self {
+        Self::with_config(ServerTraceConfig::from_config(conf))
+    }
+
+    /// For what `osprofiler::init_from_conf` set up: enabled when its pipeline runs, with its
+    /// `hmac_keys`.
+    pub fn from_profiling(profiling: &Profiling) -> Self {
+        Self::with_config(ServerTraceConfig::from_profiling(profiling))
+    }
+
+    /// The configuration: keys, `enabled`, notifier.
+    pub fn config(&self) -> &ServerTraceConfig {
+        &self.config
+    }
+}
+
+impl From<ServerTraceConfig> for ServerTraceLayer {
+    fn from(config: ServerTraceConfig) -> Self {
+        Self::with_config(config)
     }
 }
 
@@ -62,7 +99,7 @@ impl<S> Layer<S> for ServerTraceLayer {
     fn layer(&self, inner: S) -> ServerTrace<S> {
         ServerTrace {
             inner,
-            verifier: self.verifier.clone(),
+            config: self.config.clone(),
         }
     }
 }
@@ -71,7 +108,7 @@ impl<S> Layer<S> for ServerTraceLayer {
 #[derive(Debug, Clone)]
 pub struct ServerTrace<S> {
     inner: S,
-    verifier: Verifier,
+    config: Arc<ServerTraceConfig>,
 }
 
 impl<S> ServerTrace<S> {
@@ -96,7 +133,7 @@ where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
     S::Error: std::fmt::Display,
 {
-    type Response = http::Response<TracedBody<ResBody>>;
+    type Response = http::Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -105,7 +142,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let Some(callee) = self.verifier.verify_headers(request.headers()) else {
+        let Some(callee) = self.config.profiler_for(request.headers()) else {
             return ResponseFuture::unprofiled(self.inner.call(request));
         };
         let info = start_info(request.uri().path());
@@ -119,9 +156,11 @@ where
 ///
 /// ```
 /// use osprofiler::ProfilerExt;
-/// use osprofiler_tonic::{profiler_of, ServerTraceInterceptor, Verifier};
+/// use osprofiler::propagation::ServerTraceConfig;
+/// use osprofiler_tonic::{profiler_of, ServerTraceInterceptor};
 ///
-/// let interceptor = ServerTraceInterceptor::new(Verifier::new(["SECRET_KEY"]));
+/// let config = ServerTraceConfig::new(["SECRET_KEY"]).enabled(true);
+/// let interceptor = ServerTraceInterceptor::new(config);
 /// // GreeterServer::with_interceptor(MyGreeter, interceptor), and in the handler:
 /// async fn say_hello(request: tonic::Request<String>) -> Result<tonic::Response<String>, tonic::Status> {
 ///     let profiler = profiler_of(&request);
@@ -132,13 +171,16 @@ where
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerTraceInterceptor {
-    verifier: Verifier,
+    config: Arc<ServerTraceConfig>,
 }
 
 impl ServerTraceInterceptor {
-    /// Accepts calls whose metadata `verifier` accepts.
-    pub fn new(verifier: Verifier) -> Self {
-        ServerTraceInterceptor { verifier }
+    /// Accepts calls whose metadata `config` accepts (a [`ServerTraceConfig`], or the
+    /// deprecated `Verifier`).
+    pub fn new(config: impl Into<ServerTraceConfig>) -> Self {
+        ServerTraceInterceptor {
+            config: Arc::new(config.into()),
+        }
     }
 }
 
@@ -147,7 +189,10 @@ impl Interceptor for ServerTraceInterceptor {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(p) = self.verifier.verify_metadata(request.metadata()) {
+        if let Some(p) = self
+            .config
+            .profiler_for(&MetadataExtractor(request.metadata()))
+        {
             request.extensions_mut().insert(p);
         }
         Ok(request)
@@ -163,24 +208,39 @@ pub fn profiler_of<T>(request: &tonic::Request<T>) -> Option<Profiler> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata;
+    use crate::metadata::MetadataInjector;
+    use osprofiler_core::propagation;
+
+    fn signed(key: &str) -> tonic::Request<()> {
+        let mut request = tonic::Request::new(());
+        propagation::inject_from(
+            &Profiler::new(key, Some("b"), None),
+            &mut MetadataInjector(request.metadata_mut()),
+        );
+        request
+    }
 
     #[test]
     fn interceptor_leaves_the_profiler_only_for_valid_metadata() {
-        let mut interceptor = ServerTraceInterceptor::new(Verifier::new(["k"]));
+        let mut interceptor =
+            ServerTraceInterceptor::new(ServerTraceConfig::new(["k"]).enabled(true));
         let unsigned = interceptor.call(tonic::Request::new(())).unwrap();
         assert!(profiler_of(&unsigned).is_none());
 
-        let mut signed = tonic::Request::new(());
-        metadata::inject(signed.metadata_mut(), &Profiler::new("k", Some("b"), None));
-        let signed = interceptor.call(signed).unwrap();
-        assert_eq!(profiler_of(&signed).unwrap().base_id().to_text(), "b");
+        let signed_ok = interceptor.call(signed("k")).unwrap();
+        assert_eq!(profiler_of(&signed_ok).unwrap().base_id().to_text(), "b");
 
-        let mut wrong_key = tonic::Request::new(());
-        metadata::inject(
-            wrong_key.metadata_mut(),
-            &Profiler::new("x", Some("b"), None),
-        );
-        assert!(profiler_of(&interceptor.call(wrong_key).unwrap()).is_none());
+        assert!(profiler_of(&interceptor.call(signed("x")).unwrap()).is_none());
+
+        // Off until enabled, as the HTTP layer and Python's middleware.
+        // (The deprecated `Verifier` was on as soon as it had a key; it still is.)
+        #[allow(deprecated)]
+        let mut old = ServerTraceInterceptor::new(crate::Verifier::new(["k"]));
+        assert!(profiler_of(&old.call(signed("k")).unwrap()).is_some());
+        #[allow(deprecated)]
+        let _old_names: (crate::TraceInterceptor, Option<crate::TracedBody<()>>) =
+            (crate::TraceInterceptor, None);
+        let mut off = ServerTraceInterceptor::new(ServerTraceConfig::new(["k"]));
+        assert!(profiler_of(&off.call(signed("k")).unwrap()).is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! call to a server behind `ServerTraceLayer` holding the case's keys.
 //!
 //! A case is traced exactly when Python's `signed_unpack` accepts it *and* the payload passes
-//! the server middleware's extra rule (DESIGN section 4: exactly `base_id`, optionally
+//! the server middleware's extra rule (`docs/wire.md` 4.5: exactly `base_id`, optionally
 //! `parent_id`); every other case is served unchanged and unprofiled.
 
 mod support;
@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::PointKind;
-use osprofiler_tonic::{ServerTraceLayer, Verifier, TRACE_HMAC, TRACE_INFO};
+use osprofiler_tonic::{ServerTraceConfig, ServerTraceLayer, TRACE_HMAC, TRACE_INFO};
 use serde_json::Value;
 use support::{call, channel, serve, EchoService, Mode, SayRequest};
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{MetadataKey, MetadataValue};
 
 fn cases() -> Vec<Value> {
     let path = concat!(
@@ -54,8 +54,11 @@ async fn every_unpack_case_over_grpc() {
             .collect();
         if !servers.contains_key(&keys) {
             let points = Arc::new(CollectingNotifier::new());
-            let verifier = Verifier::new(keys.clone()).with_notifier(points.clone());
-            let server = tonic::transport::Server::builder().layer(ServerTraceLayer::new(verifier));
+            let config = ServerTraceConfig::new(keys.clone())
+                .enabled(true)
+                .notifier(points.clone());
+            let server =
+                tonic::transport::Server::builder().layer(ServerTraceLayer::with_config(config));
             let addr = serve(server, EchoService(Mode::Layer)).await;
             servers.insert(keys.clone(), (channel(addr).await, points));
         }
@@ -70,6 +73,7 @@ async fn every_unpack_case_over_grpc() {
             // a client cannot send the "stripped" case as it is; send what a gRPC client can.
             let value: MetadataValue<_> = value.trim().parse().unwrap();
             if !value.is_empty() {
+                let name = MetadataKey::from_bytes(name.as_str().as_bytes()).unwrap();
                 request.metadata_mut().insert(name, value);
             }
         }

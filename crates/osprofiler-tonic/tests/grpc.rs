@@ -1,6 +1,6 @@
 //! Real gRPC calls over loopback: a tonic server behind `ServerTraceLayer` (or with
 //! `ServerTraceInterceptor`) and a tonic client through `ClientTraceLayer` (or with
-//! `TraceInterceptor`).
+//! `ClientTraceInterceptor`).
 
 mod support;
 
@@ -10,8 +10,8 @@ use std::sync::Arc;
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::{profiler, PointKind, Profiler, ProfilerExt, Trace, TracePoint};
 use osprofiler_tonic::{
-    ClientTraceLayer, ServerTraceInterceptor, ServerTraceLayer, TraceInterceptor, Verifier,
-    TRACE_HMAC, TRACE_INFO,
+    ClientTraceInterceptor, ClientTraceLayer, ServerTraceConfig, ServerTraceInterceptor,
+    ServerTraceLayer,
 };
 use support::{call, channel, count, serve, EchoService, Mode, SayRequest, COUNT_STEP};
 use tonic::service::interceptor::InterceptedService;
@@ -27,8 +27,10 @@ fn request(message: &str) -> tonic::Request<SayRequest> {
 
 /// A server whose profilers report to `points`, accepting `KEY` and an old key.
 async fn layered_server(points: &Arc<CollectingNotifier>) -> std::net::SocketAddr {
-    let verifier = Verifier::new(["old-key", KEY]).with_notifier(points.clone());
-    let server = tonic::transport::Server::builder().layer(ServerTraceLayer::new(verifier));
+    let config = ServerTraceConfig::new(["old-key", KEY])
+        .enabled(true)
+        .notifier(points.clone());
+    let server = tonic::transport::Server::builder().layer(ServerTraceLayer::with_config(config));
     serve(server, EchoService(Mode::Layer)).await
 }
 
@@ -141,10 +143,12 @@ async fn bad_unsigned_or_unknown_key_metadata_runs_unprofiled() {
     for (what, info, hmac) in cases {
         let mut req = request(what);
         if let Some(info) = info {
-            req.metadata_mut().insert(TRACE_INFO, info.parse().unwrap());
+            req.metadata_mut()
+                .insert("x-trace-info", info.parse().unwrap());
         }
         if let Some(hmac) = hmac {
-            req.metadata_mut().insert(TRACE_HMAC, hmac.parse().unwrap());
+            req.metadata_mut()
+                .insert("x-trace-hmac", hmac.parse().unwrap());
         }
         let reply = call(channel.clone(), req).await.expect(what);
         assert_eq!(reply.message, what, "the call goes through unchanged");
@@ -154,8 +158,10 @@ async fn bad_unsigned_or_unknown_key_metadata_runs_unprofiled() {
 
     // The same metadata, correctly signed, is traced: the cases above failed for their fault.
     let mut req = request("signed");
-    req.metadata_mut().insert(TRACE_INFO, info.parse().unwrap());
-    req.metadata_mut().insert(TRACE_HMAC, hmac.parse().unwrap());
+    req.metadata_mut()
+        .insert("x-trace-info", info.parse().unwrap());
+    req.metadata_mut()
+        .insert("x-trace-hmac", hmac.parse().unwrap());
     let reply = call(channel, req).await.unwrap();
     assert!(reply.profiled);
     assert_eq!(reply.base_id, "b");
@@ -172,7 +178,7 @@ async fn no_profiler_no_metadata_no_point() {
         .await
         .unwrap();
     let intercepted = call(
-        InterceptedService::new(channel, TraceInterceptor),
+        InterceptedService::new(channel, ClientTraceInterceptor),
         request("y"),
     )
     .await
@@ -187,10 +193,12 @@ async fn no_profiler_no_metadata_no_point() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_interceptor_pair_carries_the_trace_to_the_handler() {
     let points = Arc::new(CollectingNotifier::new());
-    let verifier = Verifier::new([KEY]).with_notifier(points.clone());
+    let config = ServerTraceConfig::new([KEY])
+        .enabled(true)
+        .notifier(points.clone());
     let service = InterceptedService::new(
         EchoService(Mode::Interceptor),
-        ServerTraceInterceptor::new(verifier),
+        ServerTraceInterceptor::new(config),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -199,7 +207,7 @@ async fn the_interceptor_pair_carries_the_trace_to_the_handler() {
             .add_service(service)
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
-    let client = InterceptedService::new(channel(addr).await, TraceInterceptor);
+    let client = InterceptedService::new(channel(addr).await, ClientTraceInterceptor);
 
     let caller = Profiler::with_notifier(KEY, None, None, points.clone());
     let base_id = caller.base_id().to_text();

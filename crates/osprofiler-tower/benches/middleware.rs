@@ -28,7 +28,7 @@ use http::{Request, Response};
 use osprofiler::driver::memory::NullDriver;
 use osprofiler::notifier::{BatchConfig, BatchNotifier, NoopNotifier};
 use osprofiler::signing::pack_ids;
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use tower::{service_fn, Service, ServiceExt};
 use tower_layer::Layer;
 
@@ -104,14 +104,14 @@ fn bench(c: &mut Criterion) {
         },
     );
     let layer = |keys: &[&str]| {
-        ProfilerLayer::new(keys.iter().copied())
+        ServerTraceLayer::new(keys.iter().copied())
             .enabled(true)
             .notifier(pipeline.clone())
     };
     let one_key = layer(&["SECRET_KEY"]).layer(inner);
     // The same work with a notifier that drops every point: what the middleware itself costs,
     // apart from handing two points to the queue.
-    let noop = ProfilerLayer::new(["old-key-1", "old-key-2", "SECRET_KEY"])
+    let noop = ServerTraceLayer::new(["old-key-1", "old-key-2", "SECRET_KEY"])
         .enabled(true)
         .notifier(Arc::new(NoopNotifier))
         .layer(inner);

@@ -20,7 +20,7 @@ use axum::extract::Request;
 use axum::routing::get;
 use axum::{Router, ServiceExt};
 use osprofiler::{ProfilerConfig, Trace};
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use tower_layer::Layer;
 
 async fn hello() -> &'static str {
@@ -100,7 +100,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         // Around the whole router, as Python's middleware wraps the whole WSGI app: every
         // request goes through it (unmatched routes too), and axum's per-route boxing of
         // `Router::layer` is not paid.
-        let app = ProfilerLayer::from_profiling(&profiling).layer(app);
+        let app = ServerTraceLayer::from_profiling(&profiling).layer(app);
         axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
             .with_graceful_shutdown(shutdown)
             .await?;

@@ -1,22 +1,26 @@
-//! [`ResponseFuture`]: the inner service's future, run in the request's profiler when the
-//! request is traced.
+//! [`ResponseFuture`]: the inner service's future, run in the request's profiler with its
+//! `wsgi` point when the request is traced.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use osprofiler_core::{Profiled, Trace};
+use osprofiler_core::propagation::PointFuture;
+use osprofiler_core::Profiled;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The response future of [`ProfilerService`](crate::ProfilerService).
+    /// The response future of [`ServerTrace`](crate::ServerTrace).
     ///
     /// Untraced, it is the inner future and nothing else. Traced, the request's profiler is
     /// current on every poll (so the handler sees it across `.await`, on whichever worker
     /// thread polls it) and while the future is dropped; the `wsgi` point stops when the
-    /// response is ready, with Python's error info when the inner service fails, or when the
-    /// future is dropped unfinished (the client went away).
+    /// response is ready, with Python's error info when the inner service fails, or, when the
+    /// future is dropped unfinished (the client went away), with the core's
+    /// [`cancelled_info`](osprofiler_core::propagation::cancelled_info)
+    /// ([`PointFuture`]).
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,
@@ -27,7 +31,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Unprofiled { #[pin] future: F },
-        Profiled { #[pin] future: Profiled<WsgiPoint<F>> },
+        Profiled { #[pin] future: Profiled<PointFuture<F>> },
     }
 }
 
@@ -38,7 +42,7 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn profiled(future: Profiled<WsgiPoint<F>>) -> Self {
+    pub(crate) fn profiled(future: Profiled<PointFuture<F>>) -> Self {
         ResponseFuture {
             kind: Kind::Profiled { future },
         }
@@ -71,46 +75,5 @@ impl<F> fmt::Debug for ResponseFuture<F> {
         f.debug_struct("ResponseFuture")
             .field("profiled", &self.is_profiled())
             .finish_non_exhaustive()
-    }
-}
-
-pin_project! {
-    /// The inner future and the open `wsgi` point it closes. Always polled inside the
-    /// request's [`Profiled`] context, so the point stops in the request's profiler.
-    pub(crate) struct WsgiPoint<F> {
-        #[pin]
-        future: F,
-        point: Option<Trace>,
-    }
-}
-
-impl<F> WsgiPoint<F> {
-    pub(crate) fn new(future: F, point: Trace) -> Self {
-        WsgiPoint {
-            future,
-            point: Some(point),
-        }
-    }
-}
-
-impl<F, T, E> Future for WsgiPoint<F>
-where
-    F: Future<Output = Result<T, E>>,
-    E: fmt::Display,
-{
-    type Output = Result<T, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.future.poll(cx));
-        if let Some(point) = this.point.take() {
-            match &result {
-                // Python's `Trace` stops with no info when the app returned a response,
-                // whatever its status.
-                Ok(_) => drop(point),
-                Err(e) => point.fail(e),
-            }
-        }
-        Poll::Ready(result)
     }
 }

@@ -1,24 +1,20 @@
-//! [`ProfilerLayer`]: what the service is configured with, and how it wraps a service.
+//! [`ServerTraceLayer`]: what the service is configured with, and how it wraps a service.
 
 use std::fmt;
 use std::sync::Arc;
 
-use osprofiler_core::signing::Verifier;
+use osprofiler_core::propagation::ServerTraceConfig;
 use osprofiler_core::{Notifier, ProfilerConfig, Profiling};
 use tower_layer::Layer;
 
-use crate::service::ProfilerService;
+use crate::service::ServerTrace;
 
-/// The settings every [`ProfilerService`] made by one layer shares.
-#[derive(Clone)]
+/// The settings every [`ServerTrace`] made by one layer shares.
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
-    /// Python's `enabled`: when false, trace headers are not even looked at.
-    pub(crate) enabled: bool,
-    /// Python's `hmac_keys`: incoming headers must be signed with one of them (rotation),
-    /// each key's HMAC state prepared once.
-    pub(crate) hmac_keys: Verifier,
-    /// Where the points of traced requests go; `None`: the process-wide notifier.
-    pub(crate) notifier: Option<Arc<dyn Notifier>>,
+    /// Python's `enabled` and `hmac_keys`, and where the points go: the configuration the
+    /// gRPC server layer (`osprofiler-tonic`) shares.
+    pub(crate) trace: ServerTraceConfig,
     /// `request.scheme` when the request URI has none (HTTP/1 origin-form requests).
     pub(crate) default_scheme: Arc<str>,
 }
@@ -27,21 +23,26 @@ pub(crate) struct Config {
 /// service's HMAC keys, as Python OSprofiler's `WsgiMiddleware` does.
 ///
 /// Configured as Python's middleware is (`enabled`, `hmac_keys`), directly or from the
-/// `[profiler]` options ([`ProfilerLayer::from_config`], [`ProfilerLayer::from_profiling`]).
-/// It is off until enabled.
+/// `[profiler]` options ([`ServerTraceLayer::from_config`],
+/// [`ServerTraceLayer::from_profiling`]), or with a [`ServerTraceConfig`] (the type
+/// `osprofiler-tonic`'s server layer takes too). It is off until enabled.
 ///
 /// ```
-/// use osprofiler_tower::ProfilerLayer;
+/// use osprofiler_tower::ServerTraceLayer;
 ///
-/// let layer = ProfilerLayer::new(["NEW_KEY", "OLD_KEY"]).enabled(true);
+/// let layer = ServerTraceLayer::new(["NEW_KEY", "OLD_KEY"]).enabled(true);
 /// # let _ = layer;
 /// ```
 #[derive(Clone)]
-pub struct ProfilerLayer {
+pub struct ServerTraceLayer {
     config: Arc<Config>,
 }
 
-impl ProfilerLayer {
+/// The old name of [`ServerTraceLayer`].
+#[deprecated(since = "0.1.0", note = "renamed `ServerTraceLayer`")]
+pub type ProfilerLayer = ServerTraceLayer;
+
+impl ServerTraceLayer {
     /// A layer accepting headers signed with any of `hmac_keys`, still disabled (as Python's
     /// `enabled=False` default): call [`enabled`](Self::enabled).
     pub fn new<I, K>(hmac_keys: I) -> Self
@@ -49,11 +50,15 @@ impl ProfilerLayer {
         I: IntoIterator<Item = K>,
         K: AsRef<str>,
     {
-        ProfilerLayer {
+        Self::with_config(ServerTraceConfig::new(hmac_keys))
+    }
+
+    /// A layer with this configuration (shared with the gRPC server layer of
+    /// `osprofiler-tonic`).
+    pub fn with_config(config: ServerTraceConfig) -> Self {
+        ServerTraceLayer {
             config: Arc::new(Config {
-                enabled: false,
-                hmac_keys: Verifier::new(hmac_keys),
-                notifier: None,
+                trace: config,
                 default_scheme: Arc::from("http"),
             }),
         }
@@ -61,25 +66,27 @@ impl ProfilerLayer {
 
     /// A layer set up as the `[profiler]` options say: `enabled` and `hmac_keys`.
     pub fn from_config(conf: &ProfilerConfig) -> Self {
-        Self::new(conf.hmac_keys.iter().cloned()).enabled(conf.enabled)
+        Self::with_config(ServerTraceConfig::from_config(conf))
     }
 
-    /// A layer for what [`osprofiler::init_from_conf`] set up: enabled when the pipeline
+    /// A layer for what `osprofiler::init_from_conf` set up: enabled when the pipeline
     /// runs (a driver that failed to start leaves it off), with its `hmac_keys`.
     pub fn from_profiling(profiling: &Profiling) -> Self {
-        Self::new(profiling.hmac_keys.iter().cloned()).enabled(profiling.enabled())
+        Self::with_config(ServerTraceConfig::from_profiling(profiling))
     }
 
     /// Turns the middleware on or off (Python's `enabled`). Off, trace headers are ignored.
     pub fn enabled(mut self, enabled: bool) -> Self {
-        Arc::make_mut(&mut self.config).enabled = enabled;
+        let config = Arc::make_mut(&mut self.config);
+        config.trace = config.trace.clone().enabled(enabled);
         self
     }
 
     /// Sends the points of traced requests to `notifier` instead of the process-wide one
     /// (a service that runs several pipelines, or a test that collects the points).
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
-        Arc::make_mut(&mut self.config).notifier = Some(notifier);
+        let config = Arc::make_mut(&mut self.config);
+        config.trace = config.trace.clone().notifier(notifier);
         self
     }
 
@@ -93,37 +100,35 @@ impl ProfilerLayer {
 
     /// Whether trace headers are looked at.
     pub fn is_enabled(&self) -> bool {
-        self.config.enabled
+        self.config.trace.is_enabled()
+    }
+
+    /// The configuration: keys, `enabled`, notifier.
+    pub fn config(&self) -> &ServerTraceConfig {
+        &self.config.trace
     }
 }
 
-impl<S> Layer<S> for ProfilerLayer {
-    type Service = ProfilerService<S>;
+impl From<ServerTraceConfig> for ServerTraceLayer {
+    fn from(config: ServerTraceConfig) -> Self {
+        Self::with_config(config)
+    }
+}
+
+impl<S> Layer<S> for ServerTraceLayer {
+    type Service = ServerTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ProfilerService::new(inner, self.config.clone())
+        ServerTrace::new(inner, self.config.clone())
     }
 }
 
-impl fmt::Debug for Config {
+impl fmt::Debug for ServerTraceLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the keys: they are the secret that lets anyone start traces.
-        f.debug_struct("Config")
-            .field("enabled", &self.enabled)
-            .field(
-                "hmac_keys",
-                &format_args!("[{} hidden]", self.hmac_keys.len()),
-            )
-            .field("notifier", &self.notifier.as_ref().map(|_| "custom"))
-            .field("default_scheme", &self.default_scheme)
-            .finish()
-    }
-}
-
-impl fmt::Debug for ProfilerLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProfilerLayer")
-            .field("config", &self.config)
+        // `ServerTraceConfig`'s `Debug` never prints the keys.
+        f.debug_struct("ServerTraceLayer")
+            .field("config", &self.config.trace)
+            .field("default_scheme", &self.config.default_scheme)
             .finish()
     }
 }
@@ -134,21 +139,29 @@ mod tests {
 
     #[test]
     fn off_by_default_and_from_config() {
-        assert!(!ProfilerLayer::new(["k"]).is_enabled());
+        assert!(!ServerTraceLayer::new(["k"]).is_enabled());
         let conf = ProfilerConfig {
             enabled: true,
             hmac_keys: vec!["a".into(), "b".into()],
             ..ProfilerConfig::default()
         };
-        let layer = ProfilerLayer::from_config(&conf);
+        let layer = ServerTraceLayer::from_config(&conf);
         assert!(layer.is_enabled());
-        assert_eq!(layer.config.hmac_keys.len(), 2);
+        assert_eq!(layer.config().verifier().len(), 2);
+        assert!(!layer.enabled(false).is_enabled());
     }
 
     #[test]
     fn debug_hides_the_keys() {
-        let text = format!("{:?}", ProfilerLayer::new(["SECRET_KEY"]).enabled(true));
+        let text = format!("{:?}", ServerTraceLayer::new(["SECRET_KEY"]).enabled(true));
         assert!(!text.contains("SECRET_KEY"), "{text}");
         assert!(text.contains("1 hidden"), "{text}");
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_name_still_builds_a_layer() {
+        let layer: ProfilerLayer = ProfilerLayer::new(["k"]).enabled(true);
+        assert!(layer.is_enabled());
     }
 }

@@ -1,23 +1,24 @@
-//! [`ProfilerService`]: decides per request whether it is traced, and if so makes its
-//! profiler and opens its `wsgi` point.
+//! [`ServerTrace`]: decides per request whether it is traced, and if so makes its profiler
+//! and opens its `wsgi` point.
 
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Request;
-use osprofiler_core::{profiler, Profiler, ProfilerExt, Trace};
+use osprofiler_core::propagation::PointFuture;
+use osprofiler_core::{profiler, ProfilerExt, Trace};
 use tower_service::Service;
 
-use crate::extract::{self, X_TRACE_HMAC, X_TRACE_INFO};
-use crate::future::{ResponseFuture, WsgiPoint};
+use crate::future::ResponseFuture;
+use crate::info;
 use crate::layer::Config;
 
 /// The name of the point recorded for every traced request (Python's `WsgiMiddleware.name`).
 pub const POINT_NAME: &str = "wsgi";
 
 /// Traces requests signed with one of the service's keys; made by
-/// [`ProfilerLayer`](crate::ProfilerLayer).
+/// [`ServerTraceLayer`](crate::ServerTraceLayer).
 ///
 /// A request without `X-Trace-Info` costs one header lookup. A request whose headers verify
 /// gets its own profiler (from the headers' `base_id`, `parent_id` and the key that matched),
@@ -26,14 +27,18 @@ pub const POINT_NAME: &str = "wsgi";
 /// Python's WSGI middleware). Anything wrong with the headers leaves the request untraced
 /// and untouched: the middleware never answers an error of its own.
 #[derive(Clone)]
-pub struct ProfilerService<S> {
+pub struct ServerTrace<S> {
     inner: S,
     config: Arc<Config>,
 }
 
-impl<S> ProfilerService<S> {
+/// The old name of [`ServerTrace`].
+#[deprecated(since = "0.1.0", note = "renamed `ServerTrace`")]
+pub type ProfilerService<S> = ServerTrace<S>;
+
+impl<S> ServerTrace<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
-        ProfilerService { inner, config }
+        ServerTrace { inner, config }
     }
 
     /// The wrapped service.
@@ -50,24 +55,9 @@ impl<S> ProfilerService<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
-
-    /// The profiler for this request, when its trace headers verify.
-    fn profiler_for<B>(&self, req: &Request<B>) -> Option<Profiler> {
-        if !self.config.enabled {
-            return None;
-        }
-        // The only work an untraced request pays for: one lookup by a prepared name.
-        let info = req.headers().get(X_TRACE_INFO)?;
-        let trace = extract::verify(
-            info,
-            req.headers().get(X_TRACE_HMAC),
-            &self.config.hmac_keys,
-        )?;
-        Some(trace.into_profiler(self.config.notifier.clone()))
-    }
 }
 
-impl<S, B> Service<Request<B>> for ProfilerService<S>
+impl<S, B> Service<Request<B>> for ServerTrace<S>
 where
     S: Service<Request<B>>,
     S::Error: fmt::Display,
@@ -81,53 +71,35 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let Some(profiler) = self.profiler_for(&req) else {
+        // Disabled, or no valid trace headers: the inner service's own future, untouched.
+        let Some(profiler) = self.config.trace.profiler_for(req.headers()) else {
             return ResponseFuture::unprofiled(self.inner.call(req));
         };
-        let info = extract::request_info(&req, &self.config.default_scheme);
+        let info = info::request_info(&req, &self.config.default_scheme);
         let mut slot = Some(profiler);
         let (point, future) = {
-            let _entered = Entered::new(&mut slot);
+            // The handler's synchronous part runs in the request's trace too, under its point.
+            let _entered = profiler::enter(&mut slot);
             let point = Trace::start(POINT_NAME, Some(info));
             (point, self.inner.call(req))
         };
-        ResponseFuture::profiled(WsgiPoint::new(future, point).with_profiler(slot))
+        ResponseFuture::profiled(PointFuture::new(future, point).with_profiler(slot))
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for ProfilerService<S> {
+impl<S: fmt::Debug> fmt::Debug for ServerTrace<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProfilerService")
+        f.debug_struct("ServerTrace")
             .field("inner", &self.inner)
             .field("config", &self.config)
             .finish()
     }
 }
 
-/// Makes the profiler in `slot` current until dropped (also while unwinding), then puts the
-/// (possibly changed) profiler back into `slot` and restores the thread's previous one.
-struct Entered<'a> {
-    slot: &'a mut Option<Profiler>,
-    previous: Option<Profiler>,
-}
-
-impl<'a> Entered<'a> {
-    fn new(slot: &'a mut Option<Profiler>) -> Self {
-        let previous = profiler::set_current(slot.take());
-        Entered { slot, previous }
-    }
-}
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        *self.slot = profiler::set_current(self.previous.take());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ProfilerLayer;
+    use crate::ServerTraceLayer;
     use osprofiler_core::notifier::CollectingNotifier;
     use osprofiler_core::signing::pack_ids;
     use tower::{service_fn, ServiceExt};
@@ -145,7 +117,7 @@ mod tests {
     #[tokio::test]
     async fn an_error_of_the_inner_service_stops_the_point_with_its_info() {
         let points = Arc::new(CollectingNotifier::new());
-        let svc = ProfilerLayer::new(["k"])
+        let svc = ServerTraceLayer::new(["k"])
             .enabled(true)
             .notifier(points.clone())
             .layer(service_fn(|_req: Request<()>| async {
@@ -165,7 +137,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_handler_still_stops_the_point() {
         let points = Arc::new(CollectingNotifier::new());
-        let svc = ProfilerLayer::new(["k"])
+        let svc = ServerTraceLayer::new(["k"])
             .enabled(true)
             .notifier(points.clone())
             .layer(service_fn(|_req: Request<()>| async {
@@ -183,9 +155,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_dropped_before_its_response_stops_the_point_as_cancelled() {
+        let points = Arc::new(CollectingNotifier::new());
+        let mut svc = ServerTraceLayer::new(["k"])
+            .enabled(true)
+            .notifier(points.clone())
+            .layer(service_fn(|_req: Request<()>| async {
+                let _db = Trace::start("db", None);
+                std::future::pending::<Result<(), std::convert::Infallible>>().await
+            }));
+        let mut future = Box::pin(svc.call(signed("/", "k")));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(std::future::Future::poll(future.as_mut(), &mut cx).is_pending());
+        drop(future); // the client went away
+        let n = points.notifications();
+        let names: Vec<&str> = n.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["wsgi-start", "db-start", "db-stop", "wsgi-stop"]);
+        assert_eq!(n[3].info["etype"], "cancelled");
+        assert!(!profiler::is_active());
+    }
+
+    #[tokio::test]
     async fn the_profiler_is_current_in_call_and_not_after() {
         let points = Arc::new(CollectingNotifier::new());
-        let svc = ProfilerLayer::new(["k"])
+        let svc = ServerTraceLayer::new(["k"])
             .enabled(true)
             .notifier(points.clone())
             .layer(tower::service_fn(|_req: Request<()>| {
@@ -205,9 +198,9 @@ mod tests {
         let inner = service_fn(|_req: Request<()>| async {
             Ok::<_, std::convert::Infallible>(profiler::is_active())
         });
-        let off = ProfilerLayer::new(["k"]).notifier(points.clone());
+        let off = ServerTraceLayer::new(["k"]).notifier(points.clone());
         assert!(!off.layer(inner).oneshot(signed("/", "k")).await.unwrap());
-        let on = ProfilerLayer::new(["k"])
+        let on = ServerTraceLayer::new(["k"])
             .enabled(true)
             .notifier(points.clone());
         assert!(!on.layer(inner).oneshot(signed("/", "other")).await.unwrap());

@@ -11,7 +11,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use http::{Request, Response};
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use tower::{service_fn, Service};
 use tower_layer::Layer;
 
@@ -68,7 +68,7 @@ where
 #[test]
 fn an_untraced_request_allocates_nothing_in_the_middleware() {
     let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
-    let mut svc = ProfilerLayer::new(["k1", "k2", "k3"])
+    let mut svc = ServerTraceLayer::new(["k1", "k2", "k3"])
         .enabled(true)
         .layer(inner);
     let mut bare = inner;
@@ -89,7 +89,7 @@ fn an_untraced_request_allocates_nothing_in_the_middleware() {
         assert_eq!(allocations_of_one_call(&mut svc, plain()), 0);
     }
     // A disabled layer does not even look at the headers.
-    let mut off = ProfilerLayer::new(["k"]).layer(inner);
+    let mut off = ServerTraceLayer::new(["k"]).layer(inner);
     let signed = || {
         let (info, hmac) = osprofiler::signing::pack_ids("b", "p", "k");
         Request::get("/")
@@ -100,7 +100,7 @@ fn an_untraced_request_allocates_nothing_in_the_middleware() {
     };
     assert_eq!(allocations_of_one_call(&mut off, signed()), 0);
     // Sanity check of the counter: a traced request does allocate (its profiler, its info).
-    let mut on = ProfilerLayer::new(["k"])
+    let mut on = ServerTraceLayer::new(["k"])
         .enabled(true)
         .notifier(std::sync::Arc::new(osprofiler::notifier::NoopNotifier))
         .layer(inner);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::{Request, Response};
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::signing::pack_ids;
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use serde_json::{json, Value};
 use tower::{service_fn, ServiceExt};
 use tower_layer::Layer;
@@ -57,7 +57,7 @@ async fn our_wsgi_points_equal_pythons() {
     };
 
     let points = Arc::new(CollectingNotifier::new());
-    let layer = ProfilerLayer::new(["k1", "k2"])
+    let layer = ServerTraceLayer::new(["k1", "k2"])
         .enabled(true)
         .notifier(points.clone());
     let inner = service_fn(|_req: Request<()>| async {

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use osprofiler::notifier::CollectingNotifier;
 use osprofiler::signing::pack_ids;
 use osprofiler::{profiler, Profiler, Trace};
-use osprofiler_tower::{ProfilerLayer, TRACEPARENT_KEY, TRACESTATE_KEY};
+use osprofiler_tower::{ServerTraceLayer, TRACEPARENT_KEY, TRACESTATE_KEY};
 use serde_json::{json, Value};
 
 /// What a handler can see of its profiler.
@@ -47,7 +47,7 @@ async fn seen() -> Json<Value> {
 
 /// Serves the test app with `layer` on a fresh loopback port; its points go to the returned
 /// collector.
-async fn serve(layer: ProfilerLayer) -> (SocketAddr, Arc<CollectingNotifier>) {
+async fn serve(layer: ServerTraceLayer) -> (SocketAddr, Arc<CollectingNotifier>) {
     let points = Arc::new(CollectingNotifier::new());
     let app = Router::new()
         .route("/seen/{case}", any(seen))
@@ -107,7 +107,7 @@ async fn every_unpack_case_replayed_over_http() {
             .iter()
             .map(|k| k.as_str().unwrap().to_owned())
             .collect();
-        let (addr, points) = serve(ProfilerLayer::new(keys).enabled(true)).await;
+        let (addr, points) = serve(ServerTraceLayer::new(keys).enabled(true)).await;
         let url = format!("http://{addr}/seen/{i}?case={i}&x=a%20b");
         let response = http
             .get(&url)
@@ -198,7 +198,7 @@ async fn every_unpack_case_replayed_over_http() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_each_see_only_their_own_trace() {
-    let (addr, points) = serve(ProfilerLayer::new(["k1", "k2"]).enabled(true)).await;
+    let (addr, points) = serve(ServerTraceLayer::new(["k1", "k2"]).enabled(true)).await;
     let http = client();
     let requests = (0..24).map(|i| {
         let http = http.clone();
@@ -249,7 +249,7 @@ where
 
 #[tokio::test]
 async fn a_disabled_layer_ignores_valid_headers() {
-    let (addr, points) = serve(ProfilerLayer::new(["k"])).await;
+    let (addr, points) = serve(ServerTraceLayer::new(["k"])).await;
     let (info, hmac) = pack_ids("b", "p", "k");
     let seen: Value = client()
         .get(format!("http://{addr}/seen/0"))
@@ -267,7 +267,7 @@ async fn a_disabled_layer_ignores_valid_headers() {
 
 #[tokio::test]
 async fn an_incoming_traceparent_is_recorded_in_the_wsgi_point() {
-    let (addr, points) = serve(ProfilerLayer::new(["k"]).enabled(true)).await;
+    let (addr, points) = serve(ServerTraceLayer::new(["k"]).enabled(true)).await;
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let (info, hmac) = pack_ids("b", "p", "k");
     let http = client();
@@ -310,7 +310,7 @@ async fn a_plain_hyper_server_takes_the_layer() {
     let points = Arc::new(CollectingNotifier::new());
     let service = ServiceBuilder::new()
         .layer(
-            ProfilerLayer::new(["hyper-key"])
+            ServerTraceLayer::new(["hyper-key"])
                 .enabled(true)
                 .notifier(points.clone()),
         )
@@ -376,7 +376,7 @@ async fn around_the_whole_router_unmatched_paths_are_traced_too() {
 
     let points = Arc::new(CollectingNotifier::new());
     let router = Router::new().route("/seen/{case}", any(seen));
-    let app = ProfilerLayer::new(["k"])
+    let app = ServerTraceLayer::new(["k"])
         .enabled(true)
         .notifier(points.clone())
         .layer(router);

@@ -1,4 +1,4 @@
-//! [`OsprofilerLayer`]: the `tracing-subscriber` layer that records spans as trace points.
+//! [`TracePointLayer`]: the `tracing-subscriber` layer that records spans as trace points.
 
 use std::borrow::Cow;
 
@@ -20,6 +20,11 @@ pub type PointNamer = fn(&'static Metadata<'static>) -> &'static str;
 /// A [`Layer`] that turns the spans of `tracing` into trace points of the current OSprofiler
 /// profiler (see the [crate docs](crate) for the mapping).
 ///
+/// Named in the scheme of the other integrations (tower-http's `XxxLayer`): they pass a trace
+/// between services (`osprofiler-tower`'s `ServerTraceLayer`, `osprofiler-tonic`'s
+/// `ServerTraceLayer` and `ClientTraceLayer`, `osprofiler-reqwest`'s `ClientTrace`), this one
+/// records the trace points of the spans inside a service.
+///
 /// Install it over a [`Registry`](tracing_subscriber::Registry):
 ///
 /// ```
@@ -29,14 +34,18 @@ pub type PointNamer = fn(&'static Metadata<'static>) -> &'static str;
 /// # let _ = subscriber;
 /// ```
 #[derive(Debug, Clone)]
-pub struct OsprofilerLayer {
+pub struct TracePointLayer {
     point_name: PointNamer,
     error_events: bool,
 }
 
-impl Default for OsprofilerLayer {
+/// The old name of [`TracePointLayer`].
+#[deprecated(since = "0.1.0", note = "renamed `TracePointLayer`")]
+pub type OsprofilerLayer = TracePointLayer;
+
+impl Default for TracePointLayer {
     fn default() -> Self {
-        OsprofilerLayer {
+        TracePointLayer {
             point_name: span_name,
             error_events: true,
         }
@@ -50,11 +59,11 @@ fn span_name(meta: &'static Metadata<'static>) -> &'static str {
 
 /// A layer with the default settings: points named after their spans, error events mark
 /// their span's stop.
-pub fn layer() -> OsprofilerLayer {
-    OsprofilerLayer::default()
+pub fn layer() -> TracePointLayer {
+    TracePointLayer::default()
 }
 
-impl OsprofilerLayer {
+impl TracePointLayer {
     /// Same as [`layer()`].
     pub fn new() -> Self {
         Self::default()
@@ -106,7 +115,7 @@ fn point_name(name: Cow<'static, str>) -> PointName {
     }
 }
 
-impl<S> Layer<S> for OsprofilerLayer
+impl<S> Layer<S> for TracePointLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -129,7 +138,7 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        // A second `OsprofilerLayer` on the same registry: the first one records the span.
+        // A second `TracePointLayer` on the same registry: the first one records the span.
         if span.extensions().get::<SpanPoint>().is_some() {
             return;
         }
@@ -231,5 +240,12 @@ mod tests {
         assert_eq!(point_name(Cow::Borrowed("my-span")).as_str(), "my_span");
         assert_eq!(point_name(Cow::Borrowed("db")).as_str(), "db");
         assert_eq!(point_name(Cow::Owned("a-b-c".into())).as_str(), "a_b_c");
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_name_still_builds_the_layer() {
+        let old: OsprofilerLayer = OsprofilerLayer::new();
+        assert!(old.error_events);
     }
 }

@@ -57,7 +57,7 @@
 //!   kept in the span's extensions, so its stop always matches its own start.
 //! - **Name**: the span's name (for `#[instrument]`, the fn's name), or a `osprofiler.name`
 //!   field's value (`#[instrument(fields(osprofiler.name = "db"))]` makes Python's `db`
-//!   points), or what [`OsprofilerLayer::with_point_name`] chooses from the metadata (say the
+//!   points), or what [`TracePointLayer::with_point_name`] chooses from the metadata (say the
 //!   target). A `-` in a name becomes `_`, because reports cut names at the first `-`.
 //! - **Info**: each field with a value at creation, typed where JSON has a type (`&str`,
 //!   `i64`, `u64`, `i128`/`u128` that fit, `bool`, finite `f64`) and as text otherwise
@@ -74,15 +74,15 @@
 //!   point: the span's) is the current profiler of the thread, so `#[trace]` fns, `Trace`
 //!   guards and other spans inside nest under the span; on exit the previous profiler comes
 //!   back. What is left open inside (a `Trace` guard held across an `.await`) stays in the
-//!   span's context until the next enter, as a [`Profiled`](osprofiler::Profiled) future
-//!   keeps its profiler between polls. The span thus carries its trace: a future `.instrument(span)`ed in a profiled
-//!   context and spawned with plain `tokio::spawn` is traced on any worker. Two futures of
-//!   one task (`join!`) each nest under their own span.
+//!   span's context until the next enter, as a [`Profiled`](osprofiler_core::Profiled)
+//!   future keeps its profiler between polls. The span thus carries its trace: a future
+//!   `.instrument(span)`ed in a profiled context and spawned with plain `tokio::spawn` is
+//!   traced on any worker. Two futures of one task (`join!`) each nest under their own span.
 //! - **Events** are not points. An `ERROR` event inside a span (e.g. from
 //!   `#[instrument(err)]`) marks the stop of the nearest span that is a point with `etype`
 //!   (the event's `error.type` field, else `"error"`) and `message` (its `error` field, else
 //!   its message), so the span shows as failed in reports and error-trace listings; turn it
-//!   off with [`OsprofilerLayer::with_error_events`]. A span closed while its thread panics
+//!   off with [`TracePointLayer::with_error_events`]. A span closed while its thread panics
 //!   stops with `etype: "panic"`, as `Trace` guards do.
 //!
 //! ## With the core's `with_profiler` / `in_current_profiler`
@@ -107,7 +107,7 @@
 //! `.await` (use `.instrument(span)`); a guard exited on another thread cannot give the
 //! first thread its profiler back.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod entered;
 mod fields;
@@ -115,4 +115,7 @@ mod layer;
 mod point;
 
 pub use fields::NAME_FIELD;
-pub use layer::{layer, OsprofilerLayer, PointNamer};
+pub use layer::{layer, PointNamer, TracePointLayer};
+
+#[allow(deprecated)]
+pub use layer::OsprofilerLayer;

@@ -10,11 +10,18 @@
 
 use std::future::Future;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 /// A current-thread runtime driven by a named thread until this is dropped.
+///
+/// Dropping it stops the thread: tasks still running (a call whose caller gave up) are
+/// dropped, and the drop waits for the thread to end (at most the rest of one task's poll),
+/// unless it happens on the I/O thread itself. It never panics inside a runtime, so a
+/// driver may be dropped anywhere. The runtime has tokio's time and (where the driver's
+/// client library enables tokio's `net`) I/O drivers.
 #[derive(Debug)]
 pub struct IoThread {
     name: String,
@@ -61,6 +68,35 @@ impl IoThread {
             Err(_) => Err(format!("the driver is shut down ({})", self.name)),
         }
     }
+
+    /// Runs `fut` on the I/O thread and blocks the calling thread until it is done, at most
+    /// `limit`: for work that must end before a driver is gone, from its `Drop` (closing a
+    /// connection politely), on any thread, inside a runtime or not. `fut` runs on the I/O
+    /// thread, never the caller's, so the wait cannot deadlock; it should bound its own
+    /// time. `None` when it did not finish within `limit` (it is left running), when it
+    /// panicked, or when called on the I/O thread itself (where waiting would hold up the
+    /// thread `fut` needs: it is then started and not waited for).
+    pub fn run_blocking<T, F>(&self, fut: F, limit: Duration) -> Option<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let (done, wait) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = done.send(fut.await);
+        });
+        if self.is_current() {
+            return None;
+        }
+        wait.recv_timeout(limit).ok()
+    }
+
+    /// Whether the caller is on the I/O thread.
+    fn is_current(&self) -> bool {
+        self.thread
+            .as_ref()
+            .is_some_and(|t| t.thread().id() == std::thread::current().id())
+    }
 }
 
 impl Drop for IoThread {
@@ -69,8 +105,8 @@ impl Drop for IoThread {
             let _ = stop.send(());
         }
         // Not joined when dropped on the I/O thread itself (the last `Arc` released there).
-        if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
+        if !self.is_current() {
+            if let Some(thread) = self.thread.take() {
                 let _ = thread.join();
             }
         }
@@ -93,5 +129,36 @@ mod tests {
         }));
         assert_eq!(name.unwrap().as_deref(), Some("osprofiler-sql"));
         drop(io);
+    }
+
+    #[test]
+    fn run_blocking_waits_from_inside_a_runtime_and_gives_up_at_the_limit() {
+        let io = std::sync::Arc::new(IoThread::start("osprofiler-test").unwrap());
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let on = caller.block_on(async {
+            io.run_blocking(
+                async { std::thread::current().name().map(str::to_owned) },
+                Duration::from_secs(5),
+            )
+        });
+        assert_eq!(on.flatten().as_deref(), Some("osprofiler-test"));
+        let slow = io.run_blocking(
+            async { tokio::time::sleep(Duration::from_secs(10)).await },
+            Duration::from_millis(10),
+        );
+        assert!(slow.is_none());
+        // On the I/O thread itself: started, not waited for.
+        let inner = io.clone();
+        let nested = io.run_blocking(
+            async move { inner.run_blocking(async { 1 }, Duration::from_secs(5)) },
+            Duration::from_secs(5),
+        );
+        assert_eq!(nested, Some(None));
+        // Dropped with the slow task still running: it is dropped, the thread ends.
+        let started = std::time::Instant::now();
+        drop(io);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

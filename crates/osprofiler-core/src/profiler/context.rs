@@ -5,6 +5,8 @@
 //! thread-local always holds the profiler of whatever runs on the thread right now.
 
 use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
 
 use super::Profiler;
 
@@ -58,27 +60,52 @@ pub(crate) fn replace(profiler: Option<Profiler>) -> Option<Profiler> {
     previous
 }
 
-/// Makes `profiler` current until the returned guard is dropped, then restores the previous
-/// one. Used by [`Profiled`](super::Profiled) around each poll and by the spawn helpers.
-pub(crate) struct Swap<'a> {
+/// A scope in which a profiler is current: made by [`enter`](super::enter), it restores the
+/// thread's previous profiler when dropped (also while unwinding).
+///
+/// As `tracing::span::Entered`, it is `!Send`: the profiler is current on *this* thread, so
+/// the guard must be dropped here, and holding it across an `.await` would leak the profiler
+/// into whatever task the thread polls next. Use [`ProfilerExt::with_profiler`] for a future.
+///
+/// The profiler is borrowed from a slot rather than owned, because a scope usually changes it
+/// (a point opened inside stays open on its stack): on drop, the profiler as the scope left it
+/// goes back into the slot, ready for the next scope or for a future to carry
+/// (`osprofiler-tower` opens its `wsgi` point this way, then hands the profiler to the
+/// request's future).
+///
+/// [`ProfilerExt::with_profiler`]: super::ProfilerExt::with_profiler
+#[must_use = "the profiler is current only until the guard is dropped"]
+pub struct Entered<'a> {
     slot: &'a mut Option<Profiler>,
+    /// `!Send` and `!Sync`: the guard belongs to the thread whose thread-local it changed.
+    _not_send: PhantomData<*mut ()>,
 }
 
-impl<'a> Swap<'a> {
-    /// Swaps the profiler in `slot` with the current one; on drop the task's (possibly
-    /// changed) profiler goes back into `slot` and the thread's own comes back.
+impl<'a> Entered<'a> {
+    /// Swaps the profiler in `slot` with the current one; on drop the (possibly changed)
+    /// profiler goes back into `slot` and the thread's own comes back.
     #[inline]
-    pub(crate) fn enter(slot: &'a mut Option<Profiler>) -> Self {
+    pub(crate) fn new(slot: &'a mut Option<Profiler>) -> Self {
         let previous = replace(slot.take());
         *slot = previous;
-        Swap { slot }
+        Entered {
+            slot,
+            _not_send: PhantomData,
+        }
     }
 }
 
-impl Drop for Swap<'_> {
+impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
         let previous = self.slot.take();
         *self.slot = replace(previous);
+    }
+}
+
+impl fmt::Debug for Entered<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The slot holds the thread's previous profiler while the scope lasts.
+        f.debug_struct("Entered").finish_non_exhaustive()
     }
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::{Profiler, Swap};
+use super::{enter, Profiler};
 
 pin_project! {
     /// A future with its own profiler context (see [`ProfilerExt`]).
@@ -28,7 +28,7 @@ pin_project! {
     impl<F> PinnedDrop for Profiled<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            let _entered = Swap::enter(this.profiler);
+            let _entered = enter(this.profiler);
             // SAFETY: `inner` is pinned and never used again; dropping it in place keeps the
             // pinning guarantee (it is not moved before its destructor runs).
             unsafe { ManuallyDrop::drop(this.inner.get_unchecked_mut()) };
@@ -48,7 +48,7 @@ impl<F: Future> Future for Profiled<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = Swap::enter(this.profiler);
+        let _entered = enter(this.profiler);
         // SAFETY: projecting through `ManuallyDrop` keeps the future pinned where it is.
         let inner = unsafe { this.inner.map_unchecked_mut(|f| &mut **f) };
         inner.poll(cx)

@@ -1,4 +1,4 @@
-//! The profiler: Python's `osprofiler.profiler` for threads and async tasks (DESIGN section 3).
+//! The profiler: Python's `osprofiler.profiler` for threads and async tasks (`docs/wire.md`, profiler semantics).
 //!
 //! A [`Profiler`] holds the trace's `base_id`, the HMAC key to sign onward calls with, and the
 //! stack of open trace points. The free functions ([`init`], [`get`], [`clean`], [`start`],
@@ -19,7 +19,8 @@ pub use guard::Trace;
 pub use spawn::{spawn, spawn_blocking};
 pub use spawn::{spawn_thread, with_profiler};
 
-pub(crate) use context::{with_current, Swap};
+pub(crate) use context::with_current;
+pub use context::Entered;
 
 use crate::id::{PointName, TraceId};
 use crate::notification::{Info, PointKind, TracePoint};
@@ -238,6 +239,34 @@ pub fn init(hmac_key: &str, base_id: Option<&str>, parent_id: Option<&str>) -> P
         set_current(Some(p));
         fork
     })
+}
+
+/// Makes the profiler in `slot` current until the returned guard is dropped, then restores
+/// the thread's previous one and puts the profiler, as the scope left it, back into `slot`.
+///
+/// The guard of the integrations: a server layer enters the request's profiler while it
+/// opens the request's point and calls the inner service, then hands the profiler (with the
+/// point open on its stack) to the response future.
+///
+/// ```
+/// use osprofiler_core::{profiler, Profiler, Trace};
+///
+/// let mut slot = Some(Profiler::new("SECRET_KEY", Some("base"), None));
+/// let point = {
+///     let _entered = profiler::enter(&mut slot);
+///     assert!(profiler::is_active());
+///     Trace::start("wsgi", None)
+/// };
+/// assert!(!profiler::is_active());
+/// // The point is open in the profiler back in `slot`: stop it there.
+/// profiler::with_profiler(slot.take(), || drop(point));
+/// ```
+///
+/// `!Send`, as `tracing`'s `Entered`: for a future, use [`ProfilerExt::with_profiler`], which
+/// enters its profiler on every poll.
+#[inline]
+pub fn enter(slot: &mut Option<Profiler>) -> Entered<'_> {
+    Entered::new(slot)
 }
 
 /// Makes `profiler` the current one of this thread or task, returning the one it replaces.

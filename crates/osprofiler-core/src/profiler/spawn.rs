@@ -4,7 +4,7 @@
 //! trace on explicitly. These helpers do it in one call: the new task or thread gets a fork of
 //! the profiler current at the call, so its points are children of the point open here.
 
-use super::{get, Profiler, Swap};
+use super::{enter, get, Profiler};
 
 /// Spawns a thread that runs `f` with a fork of the current profiler.
 pub fn spawn_thread<F, T>(f: F) -> std::thread::JoinHandle<T>
@@ -19,7 +19,7 @@ where
 /// Runs `f` with `profiler` as the current one, then restores the previous profiler.
 pub fn with_profiler<T>(profiler: Option<Profiler>, f: impl FnOnce() -> T) -> T {
     let mut slot = profiler;
-    let _entered = Swap::enter(&mut slot);
+    let _entered = enter(&mut slot);
     f()
 }
 

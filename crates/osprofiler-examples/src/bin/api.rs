@@ -11,6 +11,8 @@
 //! (`--listen 127.0.0.1:0` picks a free port); stops on Ctrl-C or SIGTERM after the requests
 //! in flight, then flushes its trace points to the store.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use clap::Parser;
 use osprofiler_examples::amqp::{self, RpcClient};
 use osprofiler_examples::compute::ComputeApi;
 use osprofiler_examples::service::{self, ServiceConfig};
-use osprofiler_tower::ProfilerLayer;
+use osprofiler_tower::ServerTraceLayer;
 use tokio::sync::Mutex;
 
 #[derive(Parser, Debug)]
@@ -55,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let compute = Arc::new(Mutex::new(ComputeApi::new(worker)));
     let app = osprofiler_examples::api::router(
         compute.clone(),
-        ProfilerLayer::from_profiling(&profiling),
+        ServerTraceLayer::from_profiling(&profiling),
     );
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -12,6 +12,8 @@
 //! `ready dbsvc <queue>` on stdout once it consumes; stops on Ctrl-C or SIGTERM, then
 //! flushes its trace points to the store.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

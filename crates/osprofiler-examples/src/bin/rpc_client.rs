@@ -12,6 +12,8 @@
 //! `"result"`, with exit code 1), after its trace points are flushed to the store; show the
 //! trace with `osprofiler trace show <base_id> --connection-string CS`.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use anyhow::Context as _;

@@ -9,6 +9,8 @@
 //! Prints `ready <queue>` on stdout once it consumes. Stops on Ctrl-C, SIGTERM, or after
 //! `--max-requests` requests, and then flushes its trace points to the store.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use anyhow::Context as _;

@@ -10,6 +10,8 @@
 //! worker checks its queue at start. Prints `ready worker <queue>` on stdout once it
 //! consumes; stops on Ctrl-C or SIGTERM, then flushes its trace points to the store.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -70,7 +70,7 @@ async fn say(
 ) -> Result<tonic::Response<SayReply>, tonic::Status> {
     let had_trace_metadata = request
         .metadata()
-        .contains_key(osprofiler_tonic::TRACE_INFO);
+        .contains_key(osprofiler_tonic::TRACE_INFO.as_str());
     let message = request.into_inner().message;
     tokio::time::sleep(Duration::from_millis(2)).await;
     lookup(&message);

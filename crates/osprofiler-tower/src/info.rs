@@ -1,22 +1,13 @@
-//! What the middleware reads from a request: the signed trace it carries, the `wsgi` point's
-//! info, and an incoming W3C `traceparent`.
+//! What the `wsgi` point records of a request (`docs/wire.md`, 7.1): Python's request info,
+//! and an incoming W3C `traceparent`.
 
 use std::borrow::Cow;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 use http::Request;
-use osprofiler_core::signing::{SignedTrace, Verifier};
+use osprofiler_core::propagation::w3c::{is_valid_traceparent, TRACEPARENT, TRACESTATE};
 use osprofiler_core::Info;
 use serde_json::{Map, Value};
-
-/// `X-Trace-Info`, as a ready header name: looking it up hashes no string at run time.
-pub(crate) const X_TRACE_INFO: HeaderName = HeaderName::from_static("x-trace-info");
-/// `X-Trace-HMAC`.
-pub(crate) const X_TRACE_HMAC: HeaderName = HeaderName::from_static("x-trace-hmac");
-/// W3C trace context's `traceparent`.
-pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-/// W3C trace context's `tracestate`.
-pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The key in the `wsgi` start info under which an incoming `traceparent` is recorded (and
 /// [`TRACESTATE_KEY`] for its `tracestate`), beside Python's `request`.
@@ -26,23 +17,6 @@ pub const TRACESTATE_KEY: &str = "tracestate";
 
 /// W3C's advice: a `tracestate` longer than this may be dropped.
 const TRACESTATE_MAX: usize = 512;
-
-/// Verifies the trace headers against `keys` as Python's `WsgiMiddleware` does
-/// ([`Verifier::verify_trace`]: the signature matches one of the keys, and the object holds
-/// `base_id` and nothing else but `parent_id`). A header value that is not visible ASCII,
-/// or anything the verifier rejects, is `None`: the request then runs unprofiled.
-pub(crate) fn verify(
-    info: &HeaderValue,
-    hmac: Option<&HeaderValue>,
-    keys: &Verifier,
-) -> Option<SignedTrace> {
-    let info = info.to_str().ok()?;
-    let hmac = match hmac {
-        Some(h) => h.to_str().ok()?,
-        None => "",
-    };
-    keys.verify_trace(info, hmac)
-}
 
 /// The `wsgi` start info Python's `WsgiMiddleware` records, `{"request": {"path", "query",
 /// "method", "scheme"}}` in that order: the path as webob reports it ([`wsgi_path`]), the
@@ -130,95 +104,9 @@ fn record_trace_context(headers: &HeaderMap, info: &mut Info) {
     }
 }
 
-/// W3C trace context's `traceparent` syntax: `version-traceid-parentid-flags`, lower-case
-/// hex of 2, 32, 16 and 2 digits; version `ff` is invalid, all-zero ids are invalid, version
-/// `00` has nothing after the flags and later versions may append `-...`.
-pub(crate) fn is_valid_traceparent(s: &str) -> bool {
-    fn hex(s: &str) -> bool {
-        s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    }
-    fn zeros(s: &str) -> bool {
-        s.bytes().all(|b| b == b'0')
-    }
-    if s.len() < 55 || !s.is_char_boundary(55) {
-        return false;
-    }
-    let (head, rest) = s.split_at(55);
-    let b = head.as_bytes();
-    if b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
-        return false;
-    }
-    let (version, trace_id, span_id, flags) =
-        (&head[..2], &head[3..35], &head[36..52], &head[53..]);
-    if !(hex(version) && hex(trace_id) && hex(span_id) && hex(flags)) {
-        return false;
-    }
-    if version == "ff" || zeros(trace_id) || zeros(span_id) {
-        return false;
-    }
-    rest.is_empty() || (version != "00" && rest.starts_with('-'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use osprofiler_core::signing::{pack_ids, signed_pack};
-
-    fn hv(s: &str) -> HeaderValue {
-        HeaderValue::from_str(s).unwrap()
-    }
-
-    fn keys(k: &[&str]) -> Verifier {
-        Verifier::new(k)
-    }
-
-    #[test]
-    fn accepts_python_headers_with_a_rotated_key() {
-        let (info, hmac) = pack_ids("b", "p", "old");
-        let k = keys(&["new", "old"]);
-        let got = verify(&hv(&info), Some(&hv(&hmac)), &k).unwrap();
-        assert_eq!(
-            got,
-            SignedTrace {
-                hmac_key: "old".into(),
-                base_id: Some("b".into()),
-                parent_id: Some("p".into())
-            }
-        );
-    }
-
-    #[test]
-    fn rejects_objects_python_middleware_rejects() {
-        let k = keys(&["k"]);
-        for data in [
-            serde_json::json!({"parent_id": "p"}),
-            serde_json::json!({"base_id": "b", "extra": 1}),
-            serde_json::json!({"base_id": "b", "hmac_key": "forged"}),
-            serde_json::json!({"base_id": 5}),
-            serde_json::json!({"base_id": "b", "parent_id": ["p"]}),
-        ] {
-            let (info, hmac) = signed_pack(&data, "k").unwrap();
-            // A sender's own `hmac_key` is overwritten by the server key that matched, as
-            // in Python: never trusted, never a reason to reject.
-            let got = verify(&hv(&info), Some(&hv(&hmac)), &k);
-            if data.get("hmac_key").is_some() {
-                assert_eq!(got.map(|g| g.hmac_key), Some("k".into()), "{data}");
-            } else {
-                assert!(got.is_none(), "{data}");
-            }
-        }
-        let (info, _) = pack_ids("b", "p", "k");
-        assert!(verify(&hv(&info), None, &k).is_none());
-    }
-
-    #[test]
-    fn null_ids_mean_a_new_trace() {
-        let data = serde_json::json!({"base_id": null, "parent_id": null});
-        let (info, hmac) = signed_pack(&data, "k").unwrap();
-        let k = keys(&["k"]);
-        let got = verify(&hv(&info), Some(&hv(&hmac)), &k).unwrap();
-        assert_eq!((got.base_id, got.parent_id), (None, None));
-    }
 
     #[test]
     fn request_info_is_pythons() {
@@ -265,20 +153,6 @@ mod tests {
         let info = request_info(&req, "http");
         assert_eq!(info[TRACEPARENT_KEY], good);
         assert_eq!(info[TRACESTATE_KEY], "congo=t61rcWkgMzE");
-        for bad in [
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
-            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
-            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "junk",
-        ] {
-            assert!(!is_valid_traceparent(bad), "{bad}");
-        }
-        assert!(is_valid_traceparent(
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"
-        ));
         let req = Request::get("/")
             .header("traceparent", "junk")
             .body(())
