@@ -8,7 +8,7 @@
 # - Needs the local RabbitMQ (127.0.0.1:5672, guest) and `rabbitmqctl` (a private virtual
 #   host is made for the run and deleted at the end, so no one's `profiler.info` queue is
 #   touched), and the interop virtualenv (scripts/python-venv.sh).
-# - Rust: `bench_publish` example, RUST_N notifications (default 100,000), timed from the
+# - Rust: `messaging_publish` (crates/osprofiler-bench), RUST_N notifications (default 100,000), timed from the
 #   first trace point until the broker confirmed the last message.
 # - Python: scripts/bench_messaging_python.py, PY_N notifications (default 5,000), timed over
 #   the `notify` calls (each returns once oslo.messaging has published it with a confirm).
@@ -24,13 +24,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${OSPROFILER_TEST_PYTHON:-$ROOT/.venv-interop/bin/python}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/examples/bench_publish"
+BIN="$TARGET/release/messaging_publish"
 BROKER="${BROKER:-127.0.0.1:5672}"
 VHOST="osp-bench-$$"
 URL="rabbit://guest:guest@$BROKER/$VHOST"
 
 [ -x "$PY" ] || { echo "missing $PY: run scripts/python-venv.sh" >&2; exit 1; }
-cargo build --release -q -p osprofiler-messaging --example bench_publish
+cargo build --release -q -p osprofiler-bench --bin messaging_publish
 
 rabbitmqctl -q add_vhost "$VHOST" >/dev/null
 trap 'rabbitmqctl -q delete_vhost "$VHOST" >/dev/null 2>&1 || true' EXIT

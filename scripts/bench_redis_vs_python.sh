@@ -5,7 +5,7 @@
 #
 #   scripts/bench_redis_vs_python.sh [REDIS_URL]      (default redis://127.0.0.1:6379)
 #
-# - Ours: `crates/osprofiler-redis/examples/bench_notify.rs`, release build: RS_N
+# - Ours: `crates/osprofiler-bench/src/bin/redis_notify.rs`, release build: RS_N
 #   notifications (default 200,000) made by a profiler's start/stop, queued by the
 #   BatchNotifier, encoded and written by RedisDriver in pipelined batches; timed from the
 #   first start to the end of the flush (every notification stored).
@@ -25,7 +25,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${OSPROFILER_TEST_PYTHON:-$ROOT/.venv-interop/bin/python}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/release/examples/bench_notify"
+BIN="$TARGET/release/redis_notify"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/osprofiler-redis-bench.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -33,7 +33,7 @@ if [ ! -x "$PYTHON" ]; then
     echo "no Python interop virtualenv at $PYTHON: run scripts/python-venv.sh" >&2
     exit 1
 fi
-cargo build --release -q -p osprofiler-redis --example bench_notify
+cargo build --release -q -p osprofiler-bench --bin redis_notify
 
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), $(uname -sr)"
 echo "== $(redis-cli -u "$URL" INFO server 2>/dev/null | sed -n 's/^redis_version:/redis /p' | tr -d '\r'), $URL; $RUNS runs each, interleaved"

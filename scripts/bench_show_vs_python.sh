@@ -15,8 +15,8 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/osprofiler-show-bench.XXXXXX")"
 "$ROOT/scripts/python-venv.sh" >/dev/null
 cargo build --release -q -p osprofiler-cli
-cargo build --release -q -p osprofiler-redis --example bench_report
-ID="$(KEEP=1 "$TARGET/release/examples/bench_report" "$URL" "$N" 1 2>&1 | sed -n "s/^trace \([^ ]*\) written.*/\1/p")"
+cargo build --release -q -p osprofiler-bench --bin redis_report
+ID="$(KEEP=1 "$TARGET/release/redis_report" "$URL" "$N" 1 2>&1 | sed -n "s/^trace \([^ ]*\) written.*/\1/p")"
 [ -n "$ID" ] || { echo "could not write the trace" >&2; exit 1; }
 cleanup() { redis-cli -u "$URL" DEL "osprofiler_opt:$ID" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT

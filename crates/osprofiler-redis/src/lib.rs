@@ -81,7 +81,7 @@
 //!
 //! Runnable: `cargo run -p osprofiler-redis --example redis_trace -- [CONNECTION_STRING]`.
 //! Speed against Python's driver: `scripts/bench_redis_vs_python.sh` (write throughput) and
-//! `cargo run --release -p osprofiler-redis --example bench_report` (`get_report` of a trace
+//! `cargo run --release -p osprofiler-bench --bin redis_report` (`get_report` of a trace
 //! of 100,000 notifications).
 
 #![forbid(unsafe_code)]

@@ -3,7 +3,7 @@
 //! (default 3), and the trace is deleted.
 //!
 //! ```text
-//! cargo run --release -p osprofiler-redis --example bench_report -- [REDIS_URL] [N] [RUNS]
+//! cargo run --release -p osprofiler-bench --bin redis_report -- [REDIS_URL] [N] [RUNS]
 //! ```
 //!
 //! Prints `get_report notifications=<n> nodes=<n> seconds=<best> (runs: ...)`, and the base

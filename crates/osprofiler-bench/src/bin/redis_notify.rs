@@ -3,7 +3,7 @@
 //! last one is stored. The Rust half of `scripts/bench_redis_vs_python.sh`.
 //!
 //! ```text
-//! cargo run --release -p osprofiler-redis --example bench_notify -- [REDIS_URL] [NOTIFICATIONS]
+//! cargo run --release -p osprofiler-bench --bin redis_notify -- [REDIS_URL] [NOTIFICATIONS]
 //! ```
 //!
 //! Prints one line: `rust notifications_per_sec=<n> notifications=<n> seconds=<s> dropped=<n> failed=<n>`.

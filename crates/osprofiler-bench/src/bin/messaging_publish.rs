@@ -2,7 +2,7 @@
 //! `BatchNotifier` into RabbitMQ with publisher confirms, timed from the first trace point
 //! until the broker has confirmed the last message.
 //!
-//!     cargo run --release -p osprofiler-messaging --example bench_publish -- \
+//!     cargo run --release -p osprofiler-bench --bin messaging_publish -- \
 //!         [--transport-url rabbit://guest:guest@127.0.0.1:5672/] [--count 100000] [--exchange X] [--max-batch 512]
 //!
 //! Prints `count=... seconds=... rate=...` (notifications per second). Used by
