@@ -42,13 +42,20 @@
 //!
 //! # Reading
 //!
-//! [`get_report`](Driver::get_report) reads the rows of one `base_id` through
+//! [`get_notifications`](Driver::get_notifications) reads the rows of one `base_id` through
 //! `ix_data_base_id`, `ORDER BY id` (Python's reader has no `ORDER BY` and relies on
 //! insertion order), each node's `host` from the column and its raw payload the `data` object,
 //! as Python's reader builds it. [`list_traces`](Driver::list_traces) gives every trace with
 //! its first timestamp; [`list_error_traces`](Driver::list_error_traces) the traces holding a
 //! notification whose `info.etype` is not null, with the timestamp of the first such one (the
 //! Redis driver's meaning; Python's SQL driver has neither).
+//!
+//! # The collector's store
+//!
+//! [`store::TraceStore`] is the centralized collector's store on the same databases: the
+//! notifications as received beside `data` (which it writes as this driver does, `host` from
+//! each notification's `info.host`), a summary per trace, duplicates stored once
+//! (`docs/collector.md`).
 //!
 //! # Connections and time limits
 //!
@@ -169,6 +176,8 @@ macro_rules! on_pool {
         }
     };
 }
+
+pub mod store;
 
 /// Rows of text columns (every column this driver reads is text, or cast to it).
 type TextRows = Vec<Vec<Option<String>>>;
@@ -412,6 +421,15 @@ impl SqlDriver {
 
 impl Inner {
     async fn open(target: Target, connection: String) -> Result<Inner, DriverError> {
+        Inner::open_with(target, connection, &INDEXED).await
+    }
+
+    /// [`open`](Self::open), a missing `data` table created with indexes on `indexed` only.
+    async fn open_with(
+        target: Target,
+        connection: String,
+        indexed: &[&str],
+    ) -> Result<Inner, DriverError> {
         let dialect = target.dialect();
         let path = target.describe(&connection);
         let fail = |what: &str, e: &dyn fmt::Display| DriverError::Backend {
@@ -441,14 +459,17 @@ impl Inner {
         };
         // A few small statements: a server that accepted the login and then hangs must not
         // hold the service's start-up for long.
-        let setup = tokio::time::timeout(WRITE_TIMEOUT, inner.ensure_table(target.read_only()))
-            .await
-            .unwrap_or_else(|_| {
-                Err(SetupError::Layout(format!(
-                    "creating or checking the table took longer than {} s",
-                    WRITE_TIMEOUT.as_secs()
-                )))
-            });
+        let setup = tokio::time::timeout(
+            WRITE_TIMEOUT,
+            inner.ensure_table(target.read_only(), indexed),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(SetupError::Layout(format!(
+                "creating or checking the table took longer than {} s",
+                WRITE_TIMEOUT.as_secs()
+            )))
+        });
         match setup {
             Ok(json_cast) => inner.json_cast = json_cast,
             Err(e) => {
@@ -516,7 +537,11 @@ impl Inner {
     /// Creates the table and its indexes when missing (as Python's
     /// `create_all(checkfirst=True)`), or checks that an existing `data` table has Python's
     /// columns. Returns the cast `data` values need (PostgreSQL's JSON types).
-    async fn ensure_table(&self, read_only: bool) -> Result<Option<&'static str>, SetupError> {
+    async fn ensure_table(
+        &self,
+        read_only: bool,
+        indexed: &[&str],
+    ) -> Result<Option<&'static str>, SetupError> {
         let mut columns = self.columns().await?;
         if columns.is_empty() {
             if read_only {
@@ -524,7 +549,11 @@ impl Inner {
                     "it has no OSprofiler `data` table (and is opened read-only)".to_owned(),
                 ));
             }
-            if let Err(e) = self.pool.execute_all(&self.dialect.create_table()).await {
+            if let Err(e) = self
+                .pool
+                .execute_all(&self.dialect.create_table_with(indexed))
+                .await
+            {
                 // Another process may have created it at the same time.
                 columns = self.columns().await?;
                 if columns.is_empty() {

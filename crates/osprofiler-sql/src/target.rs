@@ -70,7 +70,10 @@ impl Dialect {
 
     /// The statements that create Python's table and indexes, as SQLAlchemy 1.4 writes them
     /// for this backend (made idempotent).
-    pub(super) fn create_table(self) -> Vec<String> {
+    ///
+    /// `indexed` names the columns that get Python's index: all of [`super::INDEXED`] for
+    /// the SQL driver, a subset for the collector's store.
+    pub(super) fn create_table_with(self, indexed: &[&str]) -> Vec<String> {
         let (id, extra) = match self {
             Dialect::Sqlite => ("id INTEGER PRIMARY KEY AUTOINCREMENT", ""),
             Dialect::Postgres => ("id SERIAL NOT NULL", ",\n    PRIMARY KEY (id)"),
@@ -88,7 +91,7 @@ impl Dialect {
         if self == Dialect::MySql {
             // MySQL has no `CREATE INDEX IF NOT EXISTS`: the indexes come with the table, in
             // one statement, so a table is never left without them.
-            for column in super::INDEXED {
+            for column in indexed {
                 table.push_str(&format!(",\n    INDEX ix_data_{column} ({column})"));
             }
             table.push_str("\n)");
@@ -96,7 +99,7 @@ impl Dialect {
         }
         table.push_str("\n)");
         let mut statements = vec![table];
-        for column in super::INDEXED {
+        for column in indexed {
             statements.push(format!(
                 "CREATE INDEX IF NOT EXISTS ix_data_{column} ON data ({column})"
             ));
@@ -122,6 +125,8 @@ pub(super) struct SqliteTarget {
     /// `None` for an in-memory database.
     pub(super) file: Option<PathBuf>,
     pub(super) read_only: bool,
+    /// Connections of a file's pool (2; the collector's store takes more).
+    connections: u32,
 }
 
 /// Why no pool could be made.
@@ -198,6 +203,29 @@ impl Target {
         }
     }
 
+    /// Settings for the collector's store, which writes big batches all the time. On a
+    /// SQLite file: a 64 MiB page cache per connection (the indexes outgrow the default
+    /// 2 MiB soon); the file read through a memory map of up to 1 GiB (no copy per page
+    /// read); no checkpoint by the writer at commit before the WAL holds 100,000 pages
+    /// (400 MiB; the store checkpoints in the background instead, see `store.rs`); 4
+    /// connections (a writer, readers, the checkpoint).
+    pub(super) fn tune_for_collector(&mut self) {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Target::Sqlite(t) => {
+                t.options = t
+                    .options
+                    .clone()
+                    .pragma("cache_size", "-65536")
+                    .pragma("mmap_size", "1073741824")
+                    .pragma("wal_autocheckpoint", "100000");
+                t.connections = 4;
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
     pub(super) fn dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "sqlite")]
@@ -247,7 +275,7 @@ impl Target {
                 let in_memory = t.file.is_none();
                 // An in-memory database lives as long as one connection to it: one, kept.
                 let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(if in_memory { 1 } else { 2 })
+                    .max_connections(if in_memory { 1 } else { t.connections })
                     .min_connections(if in_memory { 1 } else { 0 })
                     .idle_timeout((!in_memory).then_some(IDLE_TIMEOUT))
                     .max_lifetime(None)
@@ -379,6 +407,7 @@ fn sqlite(after: &str, bad: Bad<'_>) -> Result<Target, DriverError> {
         options,
         file,
         read_only,
+        connections: 2,
     }))
 }
 
@@ -463,11 +492,11 @@ mod tests {
 
     #[test]
     fn tables_as_sqlalchemy_creates_them() {
-        let pg = Dialect::Postgres.create_table();
+        let pg = Dialect::Postgres.create_table_with(&crate::INDEXED);
         assert!(pg[0].contains("id SERIAL NOT NULL"));
         assert!(pg[0].contains("data JSON"));
         assert_eq!(pg.len(), 9);
-        let my = Dialect::MySql.create_table();
+        let my = Dialect::MySql.create_table_with(&crate::INDEXED);
         assert_eq!(my.len(), 1);
         assert!(my[0].contains("INDEX ix_data_base_id (base_id)"));
     }
