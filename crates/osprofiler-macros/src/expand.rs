@@ -256,7 +256,7 @@ fn gen_impl(imp: &mut ItemImpl, args: &TraceArgs) -> Option<syn::Error> {
         let parts = FnParts {
             attrs: method.attrs,
             vis: method.vis,
-            defaultness: method.defaultness,
+            defaultness: method.modifiers.defaultness,
             sig: method.sig,
             body: Body::Parsed(method.block),
         };
@@ -397,7 +397,7 @@ fn args_of(sig: &mut Signature) -> (Vec<TokenStream>, Vec<TokenStream>) {
         match arg {
             FnArg::Receiver(r) => {
                 let self_token = r.self_token;
-                if r.reference.is_some() && r.colon_token.is_none() {
+                if matches!(r.kind, syn::ReceiverKind::Reference(..)) {
                     exprs.push(quote!(&*#self_token));
                 } else {
                     exprs.push(quote!(&#self_token));
@@ -627,6 +627,7 @@ impl VisitMut for ImplTraitEraser {
     fn visit_type_mut(&mut self, t: &mut Type) {
         if let Type::ImplTrait(i) = t {
             *t = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
                 underscore_token: Token![_](i.span()),
             });
         } else {

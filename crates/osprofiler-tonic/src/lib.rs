@@ -69,5 +69,3 @@ pub use server::{profiler_of, ServerTrace, ServerTraceInterceptor, ServerTraceLa
 pub use body::TracedBody;
 #[allow(deprecated)]
 pub use client::TraceInterceptor;
-#[allow(deprecated)]
-pub use metadata::Verifier;

@@ -22,11 +22,8 @@
 //! assert_eq!(callee.base_id().to_text(), "b");
 //! ```
 
-use std::fmt;
-
 use http::{HeaderMap, HeaderName, HeaderValue};
-use osprofiler_core::notifier::Notifier;
-use osprofiler_core::propagation::{self, Extractor, Injector, ServerTraceConfig};
+use osprofiler_core::propagation::{self, Extractor, Injector};
 use osprofiler_core::signing;
 use osprofiler_core::Profiler;
 use tonic::metadata::MetadataMap;
@@ -95,96 +92,10 @@ pub fn inject_headers(headers: &mut HeaderMap, profiler: &Profiler) {
     propagation::inject_from(profiler, headers);
 }
 
-/// The old configuration of the server layer and interceptor: the keys (enabled as soon as
-/// there is one) and the notifier. Now [`ServerTraceConfig`], which the HTTP server layer
-/// (`osprofiler-tower`) takes too; this converts into it.
-#[deprecated(
-    since = "0.1.0",
-    note = "use `osprofiler::propagation::ServerTraceConfig` (`ServerTraceConfig::new(keys).enabled(true)`), shared with osprofiler-tower"
-)]
-#[derive(Clone)]
-pub struct Verifier {
-    config: ServerTraceConfig,
-}
-
-#[allow(deprecated)]
-impl Verifier {
-    /// Accepts traces signed with any of `hmac_keys`; an empty list accepts none (profiling
-    /// off). The profilers report to the process-wide notifier.
-    pub fn new<I, K>(hmac_keys: I) -> Self
-    where
-        I: IntoIterator<Item = K>,
-        K: AsRef<str>,
-    {
-        Verifier {
-            config: ServerTraceConfig::new(hmac_keys).enabled(true),
-        }
-    }
-
-    /// Accepts nothing: every call runs unprofiled.
-    pub fn disabled() -> Self {
-        Verifier {
-            config: ServerTraceConfig::disabled(),
-        }
-    }
-
-    /// The keys of a service set up with `osprofiler::init_from_conf`: its `hmac_keys`
-    /// when profiling is enabled, none otherwise.
-    pub fn from_profiling(profiling: &osprofiler_core::Profiling) -> Self {
-        Verifier {
-            config: ServerTraceConfig::from_profiling(profiling),
-        }
-    }
-
-    /// Makes the profilers report to `notifier` instead of the process-wide one.
-    pub fn with_notifier(mut self, notifier: std::sync::Arc<dyn Notifier>) -> Self {
-        self.config = self.config.notifier(notifier);
-        self
-    }
-
-    /// True when no call can be accepted.
-    pub fn is_disabled(&self) -> bool {
-        !self.config.is_enabled() || self.config.verifier().is_empty()
-    }
-
-    /// The callee's profiler for a request with these headers, or `None`.
-    pub fn verify_headers(&self, headers: &HeaderMap) -> Option<Profiler> {
-        self.config.profiler_for(headers)
-    }
-
-    /// [`Verifier::verify_headers`] for tonic's metadata (in an interceptor).
-    pub fn verify_metadata(&self, metadata: &MetadataMap) -> Option<Profiler> {
-        self.config.profiler_for(&MetadataExtractor(metadata))
-    }
-
-    /// Verifies the two values; the callee's profiler, or `None`.
-    pub fn verify(&self, info: &str, hmac: &str) -> Option<Profiler> {
-        if !self.config.is_enabled() {
-            return None;
-        }
-        let trace = self.config.verifier().verify_trace(info, hmac)?;
-        Some(trace.into_profiler(self.config.notifier_ref().cloned()))
-    }
-}
-
-#[allow(deprecated)]
-impl From<Verifier> for ServerTraceConfig {
-    fn from(verifier: Verifier) -> Self {
-        verifier.config
-    }
-}
-
-#[allow(deprecated)]
-impl fmt::Debug for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `ServerTraceConfig`'s `Debug` never prints the keys.
-        f.debug_tuple("Verifier").field(&self.config).finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use osprofiler_core::propagation::ServerTraceConfig;
     use osprofiler_core::signing::signed_pack;
     use serde_json::json;
 
@@ -267,29 +178,5 @@ mod tests {
             assert!(!accepts(&metadata(sign(data.clone(), key))), "{data}");
         }
         assert!(!accepts(&MetadataMap::new()));
-    }
-
-    #[test]
-    #[allow(deprecated)]
-    fn the_old_verifier_keeps_its_verdicts() {
-        let v = Verifier::new(["old", "new"]);
-        let caller = Profiler::new("new", Some("b"), Some("p"));
-        let mut metadata = MetadataMap::new();
-        inject(&mut metadata, &caller);
-        assert_eq!(
-            v.verify_metadata(&metadata).unwrap().base_id().to_text(),
-            "b"
-        );
-        let (info, hmac) = trace_values(&caller);
-        assert!(v.verify(&info, &hmac).is_some());
-        assert!(v.verify(&info, "").is_none());
-        assert!(Verifier::disabled().is_disabled());
-        assert!(Verifier::disabled().verify(&info, &hmac).is_none());
-        let mut headers = HeaderMap::new();
-        inject_headers(&mut headers, &caller);
-        assert!(v.verify_headers(&headers).is_some());
-        assert!(!format!("{v:?}").contains("old"));
-        // Converts into the shared configuration, enabled.
-        assert!(ServerTraceConfig::from(v).is_enabled());
     }
 }

@@ -56,8 +56,7 @@ pub struct ServerTraceLayer {
 }
 
 impl ServerTraceLayer {
-    /// Traces calls whose metadata `config` accepts (a [`ServerTraceConfig`], or the
-    /// deprecated `Verifier`).
+    /// Traces calls whose metadata `config` accepts (a [`ServerTraceConfig`]).
     pub fn new(config: impl Into<ServerTraceConfig>) -> Self {
         Self::with_config(config.into())
     }
@@ -175,8 +174,7 @@ pub struct ServerTraceInterceptor {
 }
 
 impl ServerTraceInterceptor {
-    /// Accepts calls whose metadata `config` accepts (a [`ServerTraceConfig`], or the
-    /// deprecated `Verifier`).
+    /// Accepts calls whose metadata `config` accepts (a [`ServerTraceConfig`]).
     pub fn new(config: impl Into<ServerTraceConfig>) -> Self {
         ServerTraceInterceptor {
             config: Arc::new(config.into()),
@@ -233,10 +231,6 @@ mod tests {
         assert!(profiler_of(&interceptor.call(signed("x")).unwrap()).is_none());
 
         // Off until enabled, as the HTTP layer and Python's middleware.
-        // (The deprecated `Verifier` was on as soon as it had a key; it still is.)
-        #[allow(deprecated)]
-        let mut old = ServerTraceInterceptor::new(crate::Verifier::new(["k"]));
-        assert!(profiler_of(&old.call(signed("k")).unwrap()).is_some());
         #[allow(deprecated)]
         let _old_names: (crate::TraceInterceptor, Option<crate::TracedBody<()>>) =
             (crate::TraceInterceptor, None);
