@@ -13,6 +13,8 @@ pub fn register_all() {
     osprofiler_otlp::register();
     #[cfg(feature = "messaging")]
     osprofiler_messaging::register();
+    #[cfg(feature = "http")]
+    osprofiler_http::register();
 }
 
 /// The registry's schemes as `scheme://`, comma-separated: for `--help` and error messages.
@@ -41,6 +43,9 @@ mod tests {
         }
         if cfg!(feature = "messaging") {
             expected.push("messaging");
+        }
+        if cfg!(feature = "http") {
+            expected.extend(["http", "https"]);
         }
         for scheme in expected {
             assert!(

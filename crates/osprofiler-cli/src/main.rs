@@ -8,6 +8,7 @@ mod dot;
 mod drivers;
 mod html;
 mod options;
+mod serve;
 mod show;
 mod start;
 mod table;
@@ -35,7 +36,24 @@ enum Command {
     Trace(TraceCommand),
     /// Run a small traced workload in this process, store it, and show its trace.
     Demo(DemoArgs),
+    /// Run the centralized collector: take notifications over HTTP, store them, serve traces.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
 }
+
+const SERVE_HELP: &str = "\
+The collector answers on http://ADDR:
+  POST /api/v1/notifications            a JSON list of notifications (202; 401 without the token)
+  GET  /api/v1/traces                   the traces, newest first (paged, filtered)
+  GET  /api/v1/traces/ID                Python's report, as `osprofiler trace show ID --json`
+  GET  /api/v1/traces/ID/notifications  the notifications as received
+  GET  /healthz, /metrics, /api/v1/openapi.json   (no token needed)
+Python OSprofiler reads a PostgreSQL store directly:
+  osprofiler trace show ID --json --connection-string postgresql://user@host/db
+It logs one line at start (the address and the store, password masked; never the token),
+and on SIGTERM or Ctrl-C stops accepting, finishes the requests under way, closes the store
+and exits with 0. A store that cannot be opened at start is an error (exit code 1).
+Not built yet: AMQP ingest (--transport-url).";
 
 #[derive(Debug, Subcommand)]
 enum TraceCommand {
@@ -60,7 +78,8 @@ The trace id goes to standard error; see the trace afterwards with
 #[derive(Debug, Args)]
 struct Connection {
     /// Storage driver's connection string, e.g. sqlite://PATH, postgresql://USER@HOST/DB,
-    /// redis://HOST:6379, messaging:// (with --transport-url), otlp://HOST:4318 (write only).
+    /// redis://HOST:6379, messaging:// (with --transport-url), otlp://HOST:4318 (write only),
+    /// http://HOST:9411 (a collector, `osprofiler serve`).
     /// Defaults to $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
     #[arg(
         long = "connection-string",
@@ -81,6 +100,15 @@ struct Connection {
         value_parser = options::TransportUrlParser
     )]
     transport_url: Option<String>,
+    /// Bearer token of the collector, for the http:// driver only (the collector's
+    /// `osprofiler serve --token`). Defaults to $OSPROFILER_COLLECTOR_TOKEN if set.
+    #[arg(
+        long = "token",
+        value_name = "TOKEN",
+        env = "OSPROFILER_COLLECTOR_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +174,38 @@ struct StartArgs {
 }
 
 #[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on, HOST:PORT [default: 127.0.0.1:9411, or [collector] listen].
+    /// Port 0 takes a free port (the start line names it).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The collector's store: sqlite://PATH or postgresql://USER@HOST/DB (Python's `data`
+    /// table beside the collector's own tables) [default: [collector] store, else the
+    /// file collector.sqlite next to the embedded default store, here
+    /// `STORE_DEFAULT`].
+    #[arg(long, value_name = "CS")]
+    store: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` on the API's routes (ingest and traces)
+    /// [default: $OSPROFILER_COLLECTOR_TOKEN, else [collector] token, else none].
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "OSPROFILER_COLLECTOR_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Delete the traces whose first notification is older than DAYS (fractions allowed),
+    /// at start and then every hour [default: [collector] retention_days, else keep all].
+    #[arg(long, value_name = "DAYS", value_parser = serve::parse_retention_days)]
+    retention: Option<f64>,
+    /// An OpenStack-style INI file: its [collector] section (listen, store, token,
+    /// retention_days) gives what the command line does not. Its [profiler] section is
+    /// checked; its connection_string is where services send, not the collector's store.
+    #[arg(long = "config-file", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 struct DemoArgs {
     /// Where to store the demo trace.
     #[command(flatten)]
@@ -159,6 +219,11 @@ impl Connection {
         &self,
         idle_timeout: Option<std::time::Duration>,
     ) -> osprofiler::driver::DriverOptions {
+        // The http:// driver takes its token from here (it is never part of a URL).
+        #[cfg(feature = "http")]
+        osprofiler_http::set_token(self.token.clone());
+        #[cfg(not(feature = "http"))]
+        let _ = &self.token;
         options::driver_options(
             &self.connection_string,
             self.transport_url.as_deref(),
@@ -198,13 +263,20 @@ fn command() -> clap::Command {
         }
         cmd
     }
-    with_schemes(Cli::command(), &drivers::known_schemes())
+    let cmd = with_schemes(Cli::command(), &drivers::known_schemes());
+    // The default store's path depends on the user: shown as it is here.
+    cmd.mut_subcommand("serve", |c| {
+        c.mut_arg("store", |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(help.replace("STORE_DEFAULT", &serve::default_store()))
+        })
+    })
 }
 
 fn main() -> ExitCode {
     drivers::register_all();
     let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -240,6 +312,22 @@ fn main() -> ExitCode {
                 start::start(&a.hmac_key, a.base_id.as_deref(), a.parent_id.as_deref())
             }
             Command::Demo(a) => demo::run(a.connection.driver_options(None)).await,
+            Command::Serve(a) => {
+                let given = serve::ServeSettings {
+                    listen: a.listen,
+                    store: a.store,
+                    token: a.token,
+                    retention_days: a.retention,
+                };
+                let settings = match &a.config_file {
+                    Some(file) => serve::read_config_file(file).map(|f| given.or(f)),
+                    None => Ok(given),
+                };
+                match settings {
+                    Ok(s) => serve::run(s).await,
+                    Err(e) => Err(e),
+                }
+            }
         }
     });
     // Do not wait for tasks a failed command left behind.
@@ -256,14 +344,22 @@ fn main() -> ExitCode {
 
 /// Library warnings (a failing store, dropped points) go to standard error; `RUST_LOG`
 /// chooses more.
-fn init_logging() {
+/// `osprofiler serve` also logs its start line and its retention rounds (info).
+fn init_logging(serve: bool) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        // The messaging reader reports its progress while it waits for the queue to go quiet.
-        .unwrap_or_else(|_| EnvFilter::new("warn,osprofiler_messaging=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        if serve {
+            EnvFilter::new("warn,osprofiler=info")
+        } else {
+            // The messaging reader reports its progress while it waits for the queue to go
+            // quiet.
+            EnvFilter::new("warn,osprofiler_messaging=info")
+        }
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();

@@ -399,23 +399,40 @@ impl SqlDriver {
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: std::future::Future<Output = Result<T, DriverError>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let fut = op(inner.clone());
-        let result = self
-            .io
-            .run(async move {
-                match tokio::time::timeout(limit, fut).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        Err(inner.backend(format!("{what} took longer than {} s", limit.as_secs())))
-                    }
+        call_on(&self.io, &self.inner, what, limit, op).await
+    }
+}
+
+/// Runs `op` with the database (`inner`) on its I/O thread `io` within `limit`, whatever
+/// runtime the caller is on; `what` names the operation in errors. The SQL driver and the
+/// collector's store both call through here.
+async fn call_on<T, F, Fut>(
+    io: &IoThread,
+    inner: &Arc<Inner>,
+    what: &'static str,
+    limit: Duration,
+    op: F,
+) -> Result<T, DriverError>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<Inner>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DriverError>> + Send + 'static,
+{
+    let fut = op(inner.clone());
+    let timed_out = inner.clone();
+    let result = io
+        .run(async move {
+            match tokio::time::timeout(limit, fut).await {
+                Ok(r) => r,
+                Err(_) => {
+                    Err(timed_out.backend(format!("{what} took longer than {} s", limit.as_secs())))
                 }
-            })
-            .await;
-        match result {
-            Ok(r) => r,
-            Err(message) => Err(self.inner.backend(message)),
-        }
+            }
+        })
+        .await;
+    match result {
+        Ok(r) => r,
+        Err(message) => Err(inner.backend(message)),
     }
 }
 

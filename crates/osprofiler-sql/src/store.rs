@@ -43,7 +43,7 @@ use osprofiler_core::pyjson;
 use osprofiler_core::timestamp::Timestamp;
 
 use crate::target::Target;
-use crate::{Dialect, Inner, Pool, READ_TIMEOUT, WRITE_TIMEOUT};
+use crate::{call_on, Dialect, Inner, Pool, READ_TIMEOUT, WRITE_TIMEOUT};
 
 /// The longest text a `VARCHAR(255)` column of `data` takes (PostgreSQL counts characters).
 pub const MAX_COLUMN_CHARS: usize = 255;
@@ -537,23 +537,7 @@ impl TraceStore {
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: std::future::Future<Output = Result<T, DriverError>> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let fut = op(inner.clone());
-        let result = self
-            .io
-            .run(async move {
-                match tokio::time::timeout(limit, fut).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        Err(inner.backend(format!("{what} took longer than {} s", limit.as_secs())))
-                    }
-                }
-            })
-            .await;
-        match result {
-            Ok(r) => r,
-            Err(message) => Err(self.inner.backend(message)),
-        }
+        call_on(&self.io, &self.inner, what, limit, op).await
     }
 
     /// Closes the store's connections (waiting for calls under way); every later call

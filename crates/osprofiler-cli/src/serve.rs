@@ -1,0 +1,267 @@
+//! `osprofiler serve`: the centralized collector ([`osprofiler_collector::Collector`]) on an
+//! HTTP listener, over its own store (`docs/collector.md`).
+//!
+//! Options come from the command line, then the environment (the token), then the config
+//! file's `[collector]` section, then the defaults: listen on [`DEFAULT_LISTEN`], store in
+//! [`default_store`], no token, no retention.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use osprofiler::driver::mask_password;
+use osprofiler_collector::{Collector, CollectorConfig, Token};
+use osprofiler_sql::store::TraceStore;
+
+/// The default listen address: loopback, port 9411.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9411";
+
+/// How often retention runs (it also runs once at start).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// The longest retention taken: 100 years (more is a typo).
+const MAX_RETENTION_DAYS: f64 = 36_500.0;
+
+/// The collector's default store: `collector.sqlite` next to the embedded default store of
+/// the other commands (`sqlite://<data folder>/osprofiler/collector.sqlite`, on Linux
+/// `~/.local/share/osprofiler/collector.sqlite`), a file of its own.
+pub fn default_store() -> String {
+    let traces = osprofiler::driver::default_connection_string();
+    match traces.strip_suffix("traces.sqlite") {
+        Some(prefix) => format!("{prefix}collector.sqlite"),
+        None => format!("{traces}.collector"),
+    }
+}
+
+/// `osprofiler serve`'s settings, as given (`None`: not given).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ServeSettings {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--store`.
+    pub store: Option<String>,
+    /// `--token` / `OSPROFILER_COLLECTOR_TOKEN`.
+    pub token: Option<String>,
+    /// `--retention`, in days.
+    pub retention_days: Option<f64>,
+}
+
+impl ServeSettings {
+    /// `self`, with what it lacks taken from `other`.
+    pub fn or(self, other: ServeSettings) -> ServeSettings {
+        ServeSettings {
+            listen: self.listen.or(other.listen),
+            store: self.store.or(other.store),
+            token: self.token.or(other.token),
+            retention_days: self.retention_days.or(other.retention_days),
+        }
+    }
+}
+
+/// `--retention`: a number of days, more than 0.
+pub fn parse_retention_days(s: &str) -> Result<f64, String> {
+    let days: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of days, got {s:?}"))?;
+    if !days.is_finite() || days <= 0.0 || days > MAX_RETENTION_DAYS {
+        return Err(format!(
+            "expected a number of days above 0, at most {MAX_RETENTION_DAYS}, got {s:?}"
+        ));
+    }
+    Ok(days)
+}
+
+/// Reads a config file as OpenStack services read INI: the `[collector]` section (`listen`,
+/// `store`, `token`, `retention_days`; another key is an error). `[profiler]` is checked
+/// to be a valid profiler section but gives the collector nothing yet: its
+/// `connection_string` is where services send, not the collector's store.
+pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let ini = ini::Ini::load_from_str_opt(
+        &text,
+        ini::ParseOption {
+            enabled_quote: false,
+            enabled_escape: false,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| anyhow!("{name}: {e}"))?;
+    // The same checks as a service's `[profiler]` section.
+    osprofiler::ProfilerConfig::from_ini_str(&text).map_err(|e| anyhow!("{name}: {e}"))?;
+    let mut settings = ServeSettings::default();
+    if let Some(section) = ini.section(Some("collector")) {
+        for (k, v) in section.iter() {
+            let v = v.trim();
+            let value = (!v.is_empty()).then(|| v.to_owned());
+            match k {
+                "listen" => settings.listen = value,
+                "store" => settings.store = value,
+                "token" => settings.token = value,
+                "retention_days" => {
+                    settings.retention_days = match value {
+                        Some(v) => Some(
+                            parse_retention_days(&v)
+                                .map_err(|e| anyhow!("{name}: [collector] retention_days: {e}"))?,
+                        ),
+                        None => None,
+                    }
+                }
+                other => bail!(
+                    "{name}: [collector] has no option {other:?} (known: listen, store, token, \
+                     retention_days)"
+                ),
+            }
+        }
+    }
+    Ok(settings)
+}
+
+/// Runs the collector until SIGTERM or Ctrl-C, then stops accepting, finishes the requests
+/// under way and closes the store.
+pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    // Handled from the start: a signal while the store opens stops the server as soon as
+    // it is up.
+    let shutdown = shutdown_signal()?;
+    let listen = settings.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let store_cs = settings.store.unwrap_or_else(default_store);
+    let masked = mask_password(&store_cs);
+    let store = TraceStore::open(&store_cs).await.map_err(|e| {
+        // The store's errors name it (masked); say it once.
+        let e = e.to_string();
+        if e.contains(&masked) {
+            anyhow!("the collector's store: {e}")
+        } else {
+            anyhow!("the collector's store {masked}: {e}")
+        }
+    })?;
+    let store = Arc::new(store);
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            store.close().await;
+            bail!("cannot listen on {listen}: {e}");
+        }
+    };
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let config = CollectorConfig {
+        token: settings.token.and_then(Token::new),
+        ..CollectorConfig::default()
+    };
+    let with_token = config.token.is_some();
+    let collector = Collector::new(store.clone(), config);
+    let retention = settings.retention_days.map(|days| {
+        let max_age = Duration::from_secs_f64(days * 86_400.0);
+        tokio::spawn(collector.clone().retain(max_age, RETENTION_EVERY))
+    });
+    tracing::info!(
+        "osprofiler serve: listening on http://{local}, storing in {masked}{}{}",
+        if with_token { ", token required" } else { "" },
+        match settings.retention_days {
+            Some(d) => format!(", retention {d} days"),
+            None => String::new(),
+        }
+    );
+    let served = axum::serve(listener, collector.router())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(task) = retention {
+        task.abort();
+    }
+    store.close().await;
+    served.context("the HTTP server failed")?;
+    tracing::info!("osprofiler serve: stopped");
+    Ok(())
+}
+
+/// A future that resolves at the first SIGTERM or Ctrl-C (SIGINT). The handlers are
+/// installed now, so a signal that comes before the future is polled counts.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_store_is_its_own_file() {
+        let s = default_store();
+        assert!(s.starts_with("sqlite://"), "{s}");
+        assert!(s.ends_with("collector.sqlite"), "{s}");
+        assert_ne!(s, osprofiler::driver::default_connection_string());
+    }
+
+    #[test]
+    fn retention_days() {
+        assert_eq!(parse_retention_days("7"), Ok(7.0));
+        assert_eq!(parse_retention_days("0.5"), Ok(0.5));
+        for bad in ["", "0", "-1", "x", "inf", "NaN", "1e9"] {
+            assert!(parse_retention_days(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_file_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.conf");
+        std::fs::write(
+            &file,
+            "[DEFAULT]\ntransport_url = rabbit://u:p@h/\n[profiler]\nenabled = true\n\
+             connection_string = redis://h:6379\nhmac_keys = SECRET\n\
+             [collector]\nlisten = 0.0.0.0:9000\nstore = sqlite:///tmp/c.db\ntoken = tok\n\
+             retention_days = 3\n",
+        )
+        .unwrap();
+        let s = read_config_file(&file).unwrap();
+        assert_eq!(
+            s,
+            ServeSettings {
+                listen: Some("0.0.0.0:9000".into()),
+                store: Some("sqlite:///tmp/c.db".into()),
+                token: Some("tok".into()),
+                retention_days: Some(3.0),
+            }
+        );
+        // The command line wins.
+        let given = ServeSettings {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        assert_eq!(given.or(s).listen.as_deref(), Some("127.0.0.1:1"));
+
+        std::fs::write(&file, "[collector]\nlistne = x\n").unwrap();
+        let e = read_config_file(&file).unwrap_err().to_string();
+        assert!(e.contains("listne"), "{e}");
+        std::fs::write(&file, "[collector]\nretention_days = -2\n").unwrap();
+        assert!(read_config_file(&file).is_err());
+        std::fs::write(&file, "[profiler]\nenabled = maybe\n").unwrap();
+        assert!(read_config_file(&file).is_err());
+        // No [collector]: nothing set.
+        std::fs::write(&file, "[profiler]\nenabled = true\n").unwrap();
+        assert_eq!(read_config_file(&file).unwrap(), ServeSettings::default());
+    }
+}

@@ -1,0 +1,391 @@
+//! `osprofiler serve`, run as an operator runs it: a real process on a free port, a
+//! temporary SQLite store, requests over TCP, SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_osprofiler");
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_remove("OSPROFILER_CONNECTION_STRING")
+        .env_remove("OSPROFILER_COLLECTOR_TOKEN")
+        .env_remove("RUST_LOG");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+/// A running `osprofiler serve`: its process, its address, its start line.
+struct Server {
+    child: Child,
+    addr: String,
+    start_line: String,
+    stderr: BufReader<std::process::ChildStderr>,
+}
+
+impl Server {
+    /// Starts `serve` on a free port with `args`; waits for its start line.
+    fn start(args: &[&str]) -> Server {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut child = command(&all)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).expect("a start line");
+        let addr = line
+            .split("listening on http://")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                panic!("no address in the start line {line:?}")
+            })
+            .to_owned();
+        Server {
+            child,
+            addr,
+            start_line: line,
+            stderr,
+        }
+    }
+
+    /// Sends SIGTERM; returns the exit code and what it wrote after its start line.
+    fn terminate(self) -> (Option<i32>, String) {
+        self.signal("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`); returns as [`terminate`](Self::terminate).
+    fn signal(mut self, signal: &str) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut rest = String::new();
+        let _ = self.stderr.read_to_string(&mut rest);
+        (status.code(), rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    (
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    )
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
+/// A reference case's notifications (a trace with a tree), as JSON text.
+fn notifications() -> (String, String) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../osprofiler/tests/conformance/reports.json");
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let case = cases
+        .iter()
+        .find(|c| {
+            c["notifications"].as_array().is_some_and(|n| n.len() >= 10)
+                && c["report"]["children"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty())
+        })
+        .expect("a case with a tree");
+    let base_id = case["notifications"][0]["base_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (
+        serde_json::to_string(&case["notifications"]).unwrap(),
+        base_id,
+    )
+}
+
+fn sqlite(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("store/collector.sqlite").display())
+}
+
+#[test]
+fn serve_ingests_serves_stops_and_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let (body, base_id) = notifications();
+    let server = Server::start(&["--store", &store, "--token", "s3cret-token"]);
+    assert!(server.start_line.contains(&store), "{}", server.start_line);
+    assert!(
+        !server.start_line.contains("s3cret"),
+        "{}",
+        server.start_line
+    );
+    let addr = server.addr.clone();
+
+    // Without the token, or with a wrong one: 401, nothing stored.
+    let (status, _) = http(&addr, "POST", "/api/v1/notifications", None, &body);
+    assert_eq!(status, 401);
+    let (status, _) = http(&addr, "POST", "/api/v1/notifications", Some("nope"), &body);
+    assert_eq!(status, 401);
+    let (status, _) = http(&addr, "GET", &format!("/api/v1/traces/{base_id}"), None, "");
+    assert_eq!(status, 401);
+    let (status, _) = http(&addr, "GET", "/healthz", None, "");
+    assert_eq!(status, 200);
+
+    let (status, answer) = http(
+        &addr,
+        "POST",
+        "/api/v1/notifications",
+        Some("s3cret-token"),
+        &body,
+    );
+    assert_eq!(status, 202, "{answer}");
+    let n = serde_json::from_str::<Value>(&body)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["accepted"], n);
+
+    // The report equals what `trace show FILE --json` prints for the same notifications.
+    let file = dir.path().join("notifications.json");
+    std::fs::write(&file, &body).unwrap();
+    let o = run(&["trace", "show", file.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let expected = String::from_utf8(o.stdout).unwrap();
+    let report_path = format!("/api/v1/traces/{base_id}");
+    let (status, report) = http(&addr, "GET", &report_path, Some("s3cret-token"), "");
+    assert_eq!(status, 200);
+    assert_eq!(report, expected);
+
+    // SIGTERM: exit code 0; the token never logged.
+    let (code, rest) = server.terminate();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(!rest.contains("s3cret"), "{rest}");
+
+    // Restarted on the same store, configured by a file this time: the trace is there.
+    let server = {
+        let conf = dir.path().join("collector.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "[profiler]\nenabled = true\nconnection_string = http://127.0.0.1:1\n\
+                 [collector]\nstore = {store}\ntoken = file-token\nretention_days = 3650\n"
+            ),
+        )
+        .unwrap();
+        Server::start(&["--config-file", conf.to_str().unwrap()])
+    };
+    assert!(server.start_line.contains(&store), "{}", server.start_line);
+    let (status, _) = http(&server.addr, "GET", &report_path, Some("s3cret-token"), "");
+    assert_eq!(status, 401);
+    let (status, again) = http(&server.addr, "GET", &report_path, Some("file-token"), "");
+    assert_eq!(status, 200);
+    assert_eq!(again, expected);
+    let (code, rest) = server.terminate();
+    assert_eq!(code, Some(0), "{rest}");
+}
+
+#[test]
+fn token_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let mut child = command(&["serve", "--listen", "127.0.0.1:0", "--store", &store])
+        .env("OSPROFILER_COLLECTOR_TOKEN", "env-token")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("listening on http://")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let server = Server {
+        child,
+        addr,
+        start_line: line,
+        stderr,
+    };
+    assert!(!server.start_line.contains("env-token"));
+    let (status, _) = http(&server.addr, "GET", "/api/v1/traces", None, "");
+    assert_eq!(status, 401);
+    let (status, body) = http(&server.addr, "GET", "/api/v1/traces", Some("env-token"), "");
+    assert_eq!(status, 200, "{body}");
+    // Ctrl-C stops it as SIGTERM does.
+    let (code, _) = server.signal("-INT");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn unreachable_store_fails_at_start() {
+    let o = command(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        "postgresql://postgres:pw-secret@127.0.0.1:1/test",
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(err.contains("postgresql://"), "{err}");
+    assert!(!err.contains("pw-secret"), "{err}");
+}
+
+#[test]
+fn help_tells_the_defaults() {
+    let o = run(&["serve", "--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8(o.stdout).unwrap();
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "127.0.0.1:9411",
+        "collector.sqlite",
+        "OSPROFILER_COLLECTOR_TOKEN",
+        "SIGTERM",
+        "--retention",
+        "--config-file",
+        "[collector]",
+    ] {
+        assert!(help.contains(want), "{want} in {help}");
+    }
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn show_and_list_read_from_a_collector() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let (body, base_id) = notifications();
+    let server = Server::start(&["--store", &store, "--token", "tok-1"]);
+    let (status, _) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/notifications",
+        Some("tok-1"),
+        &body,
+    );
+    assert_eq!(status, 202);
+    let cs = format!("http://{}", server.addr);
+
+    let file = dir.path().join("notifications.json");
+    std::fs::write(&file, &body).unwrap();
+    for format in [&["--json"][..], &[], &["--dot"]] {
+        let mut from_file = vec!["trace", "show", file.to_str().unwrap()];
+        from_file.extend_from_slice(format);
+        let want = run(&from_file);
+        assert!(want.status.success());
+        let mut from_collector = vec![
+            "trace",
+            "show",
+            &base_id,
+            "--connection-string",
+            &cs,
+            "--token",
+            "tok-1",
+        ];
+        from_collector.extend_from_slice(format);
+        let got = run(&from_collector);
+        assert!(
+            got.status.success(),
+            "{}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert_eq!(got.stdout, want.stdout, "{format:?}");
+    }
+
+    // The token from the environment.
+    let o = command(&["trace", "list", "--connection-string", &cs])
+        .env("OSPROFILER_COLLECTOR_TOKEN", "tok-1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&base_id));
+
+    // Without it: 401, a clear error, exit code 1.
+    let o = run(&["trace", "list", "--connection-string", &cs]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("401"), "{err}");
+
+    // An unknown trace: Python's message.
+    let o = run(&[
+        "trace",
+        "show",
+        "no-such-trace",
+        "--connection-string",
+        &cs,
+        "--token",
+        "tok-1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+}
