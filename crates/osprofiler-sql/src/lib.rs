@@ -150,6 +150,39 @@ enum Pool {
     MySql(sqlx::MySqlPool),
 }
 
+/// Binds one row of Python's `data` table into a multi-row [`INSERT_PREFIX`] statement
+/// (`QueryBuilder::push_values`): the nine columns in order, `data` cast to `$json_cast` when
+/// set (PostgreSQL's JSON types). A macro, not a function, because each backend's
+/// `QueryBuilder` is its own type (see [`on_pool!`]). Shared by the SQL driver and the
+/// collector's store, so the two write the very same rows.
+macro_rules! push_data_row {
+    ($b:expr, $json_cast:expr, $timestamp:expr, $base_id:expr, $parent_id:expr, $trace_id:expr,
+     $project:expr, $host:expr, $service:expr, $name:expr, $data:expr) => {{
+        let b = &mut $b;
+        b.push_bind($timestamp)
+            .push_bind($base_id)
+            .push_bind($parent_id)
+            .push_bind($trace_id)
+            .push_bind($project)
+            .push_bind($host)
+            .push_bind($service)
+            .push_bind($name);
+        match $json_cast {
+            Some(t) => {
+                b.push("CAST(")
+                    .push_bind_unseparated($data)
+                    .push_unseparated(" AS ")
+                    .push_unseparated(t)
+                    .push_unseparated(")");
+            }
+            None => {
+                b.push_bind($data);
+            }
+        }
+    }};
+}
+pub(crate) use push_data_row;
+
 /// Runs `$body` with `$p` bound to the concrete pool and `$db` naming its sqlx database type:
 /// the one code path, compiled once per backend.
 macro_rules! on_pool {
@@ -220,26 +253,19 @@ impl Pool {
             for chunk in rows.chunks(ROWS_PER_INSERT) {
                 let mut insert = QueryBuilder::<Db>::new(INSERT_PREFIX);
                 insert.push_values(chunk, |mut b, r| {
-                    b.push_bind(r.timestamp.as_str())
-                        .push_bind(r.base_id.as_str())
-                        .push_bind(r.parent_id.as_str())
-                        .push_bind(r.trace_id.as_str())
-                        .push_bind(r.project.as_deref())
-                        .push_bind(r.host.as_str())
-                        .push_bind(r.service.as_deref())
-                        .push_bind(r.name.as_str());
-                    match json_cast {
-                        Some(t) => {
-                            b.push("CAST(")
-                                .push_bind_unseparated(r.data.as_str())
-                                .push_unseparated(" AS ")
-                                .push_unseparated(t)
-                                .push_unseparated(")");
-                        }
-                        None => {
-                            b.push_bind(r.data.as_str());
-                        }
-                    }
+                    push_data_row!(
+                        b,
+                        json_cast,
+                        r.timestamp.as_str(),
+                        r.base_id.as_str(),
+                        r.parent_id.as_str(),
+                        r.trace_id.as_str(),
+                        r.project.as_deref(),
+                        r.host.as_str(),
+                        r.service.as_deref(),
+                        r.name.as_str(),
+                        r.data.as_str()
+                    );
                 });
                 // The text changes with the batch size: not worth a cached prepared statement.
                 insert.build().persistent(false).execute(&mut *tx).await?;

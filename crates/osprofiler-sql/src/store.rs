@@ -1232,26 +1232,19 @@ impl Pool {
             for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = QueryBuilder::<Db>::new(crate::INSERT_PREFIX);
                 insert.push_values(chunk, |mut b, n| {
-                    b.push_bind(n.timestamp.as_str())
-                        .push_bind(n.base_id.as_str())
-                        .push_bind(n.parent_id.as_deref())
-                        .push_bind(n.trace_id.as_str())
-                        .push_bind(n.project.as_deref())
-                        .push_bind(n.host.as_deref())
-                        .push_bind(n.service.as_deref())
-                        .push_bind(n.name.as_str());
-                    match json_cast {
-                        Some(t) => {
-                            b.push("CAST(")
-                                .push_bind_unseparated(n.data.as_str())
-                                .push_unseparated(" AS ")
-                                .push_unseparated(t)
-                                .push_unseparated(")");
-                        }
-                        None => {
-                            b.push_bind(n.data.as_str());
-                        }
-                    }
+                    crate::push_data_row!(
+                        b,
+                        json_cast,
+                        n.timestamp.as_str(),
+                        n.base_id.as_str(),
+                        n.parent_id.as_deref(),
+                        n.trace_id.as_str(),
+                        n.project.as_deref(),
+                        n.host.as_deref(),
+                        n.service.as_deref(),
+                        n.name.as_str(),
+                        n.data.as_str()
+                    );
                 });
                 insert
                     .build()
