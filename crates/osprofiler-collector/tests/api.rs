@@ -494,16 +494,17 @@ async fn traces_are_listed_newest_first_with_filters() {
 }
 
 /// Python OSprofiler's report of `notifications` as its CLI prints it (`--json`), from
-/// tests/python/report.py; `None` when the interop virtualenv is missing (skipped).
+/// the testkit's `python/report.py`; `None` when the interop virtualenv is missing (skipped;
+/// a failure in CI).
 fn python_report_text(notifications: &[String]) -> Option<String> {
     let python = osprofiler_testkit::python()?;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("n.json");
     std::fs::write(&file, list(notifications)).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/report.py");
+    let script = osprofiler_testkit::python_report_script();
     Some(osprofiler_testkit::run(
         &python,
-        &[script, file.to_str().unwrap()],
+        &[script.to_str().unwrap(), file.to_str().unwrap()],
     ))
 }
 

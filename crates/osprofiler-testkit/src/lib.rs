@@ -158,6 +158,14 @@ pub fn python() -> Option<PathBuf> {
     Some(python)
 }
 
+/// `python/report.py` of this crate: run by the interop interpreter on a JSON list of
+/// notifications (a file argument, or standard input), it prints Python OSprofiler's report
+/// of them as `trace show ID --json` prints it (the Redis driver's `get_report`). The oracle
+/// the collector's and the tracing layer's interop tests compare with.
+pub fn python_report_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/report.py")
+}
+
 /// Python OSprofiler's own command, `osprofiler`, beside the interop interpreter.
 pub fn python_cli(python: &Path) -> PathBuf {
     python.with_file_name("osprofiler")

@@ -1,5 +1,5 @@
 //! Python OSprofiler reads a trace made of `tracing` spans as we do: the report its
-//! `Driver._parse_results` builds from the notifications (tests/python_report.py, run by the
+//! `Driver._parse_results` builds from the notifications (the testkit's `python/report.py`, run by the
 //! interop virtualenv's interpreter) equals ours, nesting, names, infos and errors included.
 
 mod support;
@@ -39,11 +39,10 @@ async fn handler(count: u64) {
 
 fn python_report(notifications: &[osprofiler::Notification]) -> Option<Value> {
     let python = osprofiler_testkit::python()?;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python_report.py");
     let input = serde_json::to_value(notifications).unwrap();
     Some(osprofiler_testkit::run_python_json(
         &python,
-        std::path::Path::new(script),
+        &osprofiler_testkit::python_report_script(),
         &input,
     ))
 }
