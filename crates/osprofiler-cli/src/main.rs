@@ -36,7 +36,8 @@ enum Command {
     Trace(TraceCommand),
     /// Run a small traced workload in this process, store it, and show its trace.
     Demo(DemoArgs),
-    /// Run the centralized collector: take notifications over HTTP, store them, serve traces.
+    /// Run the centralized collector: take notifications over HTTP (and AMQP), store them, serve
+    /// traces.
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 }
@@ -53,7 +54,13 @@ Python OSprofiler reads a PostgreSQL store directly:
 It logs one line at start (the address and the store, password masked; never the token),
 and on SIGTERM or Ctrl-C stops accepting, finishes the requests under way, closes the store
 and exits with 0. A store that cannot be opened at start is an error (exit code 1).
-Not built yet: AMQP ingest (--transport-url).";
+With --transport-url it also consumes the queue profiler.info on the exchange `openstack`
+([DEFAULT] control_exchange), declared as oslo.messaging declares it, where Python's and
+this project's messaging:// drivers publish. A batch is acknowledged only once stored; a
+message that is not a notification is set aside in the store's osprofiler_dead_letters
+table. While the store fails nothing is acknowledged and the messages wait in RabbitMQ; a
+lost broker is reconnected by itself. A broker that does not answer at start is an error.
+Several collectors may consume one queue and share one PostgreSQL store.";
 
 #[derive(Debug, Subcommand)]
 enum TraceCommand {
@@ -198,9 +205,31 @@ struct ServeArgs {
     /// at start and then every hour [default: [collector] retention_days, else keep all].
     #[arg(long, value_name = "DAYS", value_parser = serve::parse_retention_days)]
     retention: Option<f64>,
+    /// Also consume notifications from RabbitMQ: an oslo.messaging transport URL,
+    /// rabbit://USER:PASS@HOST:5672/VHOST [default: $OSPROFILER_TRANSPORT_URL, else
+    /// [collector] transport_url, else transport_url of [profiler] or [DEFAULT], else no
+    /// AMQP ingest].
+    #[arg(
+        long = "transport-url",
+        value_name = "URL",
+        env = "OSPROFILER_TRANSPORT_URL",
+        hide_env_values = true,
+        value_parser = options::parse_transport_url
+    )]
+    transport_url: Option<String>,
+    /// AMQP: messages stored per batch, one transaction each [default: 500, or [collector]
+    /// amqp_batch_size].
+    #[arg(long = "amqp-batch-size", value_name = "N", value_parser = serve::parse_batch_size)]
+    amqp_batch_size: Option<usize>,
+    /// AMQP: unacknowledged messages RabbitMQ may hand over at once, at least the batch
+    /// size [default: 2000, or [collector] amqp_prefetch].
+    #[arg(long = "amqp-prefetch", value_name = "N", value_parser = serve::parse_prefetch)]
+    amqp_prefetch: Option<u16>,
     /// An OpenStack-style INI file: its [collector] section (listen, store, token,
-    /// retention_days) gives what the command line does not. Its [profiler] section is
-    /// checked; its connection_string is where services send, not the collector's store.
+    /// retention_days, transport_url, amqp_batch_size, amqp_prefetch) gives what the
+    /// command line does not, and so do transport_url and control_exchange where services
+    /// read them. Its [profiler] section is checked; its connection_string is where
+    /// services send, not the collector's store.
     #[arg(long = "config-file", value_name = "FILE")]
     config_file: Option<PathBuf>,
 }
@@ -318,6 +347,10 @@ fn main() -> ExitCode {
                     store: a.store,
                     token: a.token,
                     retention_days: a.retention,
+                    transport_url: a.transport_url,
+                    exchange: None,
+                    prefetch: a.amqp_prefetch,
+                    batch_size: a.amqp_batch_size,
                 };
                 let settings = match &a.config_file {
                     Some(file) => serve::read_config_file(file).map(|f| given.or(f)),

@@ -1,9 +1,10 @@
 //! `osprofiler serve`: the centralized collector ([`osprofiler_collector::Collector`]) on an
 //! HTTP listener, over its own store (`docs/collector.md`).
 //!
-//! Options come from the command line, then the environment (the token), then the config
-//! file's `[collector]` section, then the defaults: listen on [`DEFAULT_LISTEN`], store in
-//! [`default_store`], no token, no retention.
+//! Options come from the command line, then the environment (the token, the transport URL),
+//! then the config file (its `[collector]` section, then the `transport_url` and
+//! `control_exchange` that OpenStack services read), then the defaults: listen on
+//! [`DEFAULT_LISTEN`], store in [`default_store`], no token, no retention, no AMQP ingest.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -45,6 +46,14 @@ pub struct ServeSettings {
     pub token: Option<String>,
     /// `--retention`, in days.
     pub retention_days: Option<f64>,
+    /// `--transport-url`: consume the AMQP queue of this broker.
+    pub transport_url: Option<String>,
+    /// The topic exchange (`[DEFAULT] control_exchange`; `openstack`).
+    pub exchange: Option<String>,
+    /// `--amqp-prefetch`.
+    pub prefetch: Option<u16>,
+    /// `--amqp-batch-size`.
+    pub batch_size: Option<usize>,
 }
 
 impl ServeSettings {
@@ -55,6 +64,10 @@ impl ServeSettings {
             store: self.store.or(other.store),
             token: self.token.or(other.token),
             retention_days: self.retention_days.or(other.retention_days),
+            transport_url: self.transport_url.or(other.transport_url),
+            exchange: self.exchange.or(other.exchange),
+            prefetch: self.prefetch.or(other.prefetch),
+            batch_size: self.batch_size.or(other.batch_size),
         }
     }
 }
@@ -73,10 +86,32 @@ pub fn parse_retention_days(s: &str) -> Result<f64, String> {
     Ok(days)
 }
 
+/// `--amqp-batch-size`: 1 to 10,000 messages.
+pub fn parse_batch_size(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of messages from 1 to 10000, got {s:?}"
+        )),
+    }
+}
+
+/// `--amqp-prefetch`: 1 to 65,535 messages.
+pub fn parse_prefetch(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "expected a number of messages from 1 to 65535, got {s:?}"
+        )),
+    }
+}
+
 /// Reads a config file as OpenStack services read INI: the `[collector]` section (`listen`,
-/// `store`, `token`, `retention_days`; another key is an error). `[profiler]` is checked
-/// to be a valid profiler section but gives the collector nothing yet: its
-/// `connection_string` is where services send, not the collector's store.
+/// `store`, `token`, `retention_days`, `transport_url`, `amqp_prefetch`, `amqp_batch_size`;
+/// another key is an error), then the broker where services find it: `transport_url` of
+/// `[profiler]` or `[DEFAULT]`, and `[DEFAULT] control_exchange`. `[profiler]` is checked
+/// as a service's; its `connection_string` is where services send, not the collector's
+/// store.
 pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
     let name = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
@@ -90,7 +125,8 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
     )
     .map_err(|e| anyhow!("{name}: {e}"))?;
     // The same checks as a service's `[profiler]` section.
-    osprofiler::ProfilerConfig::from_ini_str(&text).map_err(|e| anyhow!("{name}: {e}"))?;
+    let profiler =
+        osprofiler::ProfilerConfig::from_ini_str(&text).map_err(|e| anyhow!("{name}: {e}"))?;
     let mut settings = ServeSettings::default();
     if let Some(section) = ini.section(Some("collector")) {
         for (k, v) in section.iter() {
@@ -109,13 +145,34 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
                         None => None,
                     }
                 }
+                "transport_url" => settings.transport_url = value,
+                "amqp_prefetch" => {
+                    settings.prefetch = match value {
+                        Some(v) => Some(
+                            parse_prefetch(&v)
+                                .map_err(|e| anyhow!("{name}: [collector] amqp_prefetch: {e}"))?,
+                        ),
+                        None => None,
+                    }
+                }
+                "amqp_batch_size" => {
+                    settings.batch_size = match value {
+                        Some(v) => Some(
+                            parse_batch_size(&v)
+                                .map_err(|e| anyhow!("{name}: [collector] amqp_batch_size: {e}"))?,
+                        ),
+                        None => None,
+                    }
+                }
                 other => bail!(
                     "{name}: [collector] has no option {other:?} (known: listen, store, token, \
-                     retention_days)"
+                     retention_days, transport_url, amqp_prefetch, amqp_batch_size)"
                 ),
             }
         }
     }
+    settings.transport_url = settings.transport_url.or(profiler.transport_url);
+    settings.exchange = Some(profiler.control_exchange);
     Ok(settings)
 }
 
@@ -125,8 +182,11 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Handled from the start: a signal while the store opens stops the server as soon as
     // it is up.
     let shutdown = shutdown_signal()?;
-    let listen = settings.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let store_cs = settings.store.unwrap_or_else(default_store);
+    let listen = settings
+        .listen
+        .clone()
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let store_cs = settings.store.clone().unwrap_or_else(default_store);
     let masked = mask_password(&store_cs);
     let store = TraceStore::open(&store_cs).await.map_err(|e| {
         // The store's errors name it (masked); say it once.
@@ -149,26 +209,55 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .local_addr()
         .with_context(|| format!("cannot listen on {listen}"))?;
     let config = CollectorConfig {
-        token: settings.token.and_then(Token::new),
+        token: settings.token.clone().and_then(Token::new),
         ..CollectorConfig::default()
     };
     let with_token = config.token.is_some();
     let collector = Collector::new(store.clone(), config);
+    let amqp = match &settings.transport_url {
+        Some(url) => match start_amqp(&collector, url, &settings).await {
+            Ok(a) => Some(a),
+            Err(e) => {
+                store.close().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let retention = settings.retention_days.map(|days| {
         let max_age = Duration::from_secs_f64(days * 86_400.0);
         tokio::spawn(collector.clone().retain(max_age, RETENTION_EVERY))
     });
     tracing::info!(
-        "osprofiler serve: listening on http://{local}, storing in {masked}{}{}",
+        "osprofiler serve: listening on http://{local}, storing in {masked}{}{}{}",
+        match &amqp {
+            Some(a) => format!(", consuming {}", a.describe),
+            None => String::new(),
+        },
         if with_token { ", token required" } else { "" },
         match settings.retention_days {
             Some(d) => format!(", retention {d} days"),
             None => String::new(),
         }
     );
+    // One signal stops both: the HTTP server and the AMQP consumer.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let consuming = amqp.map(|a| tokio::spawn(a.ingest.run(stopping.clone())));
+    let mut http_stop = stopping;
+    let signalled = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    tokio::spawn(signalled);
     let served = axum::serve(listener, collector.router())
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
         .await;
+    if let Some(task) = consuming {
+        // Stores and acknowledges the batch under way; the rest stays in the queue.
+        let _ = task.await;
+    }
     if let Some(task) = retention {
         task.abort();
     }
@@ -176,6 +265,54 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     served.context("the HTTP server failed")?;
     tracing::info!("osprofiler serve: stopped");
     Ok(())
+}
+
+/// The AMQP consumer, connected, and how the start line names it.
+struct Amqp {
+    ingest: osprofiler_collector::amqp::AmqpIngest,
+    describe: String,
+}
+
+/// Connects the AMQP consumer: a bad URL or a broker that does not answer is an error.
+async fn start_amqp(
+    collector: &Collector,
+    url: &str,
+    settings: &ServeSettings,
+) -> anyhow::Result<Amqp> {
+    #[cfg(feature = "messaging")]
+    {
+        use osprofiler_collector::amqp::{AmqpConfig, AmqpIngest};
+        let parsed = osprofiler_messaging::TransportUrl::parse(url)?;
+        let mut config = AmqpConfig::new(parsed);
+        if let Some(e) = &settings.exchange {
+            config.exchange = e.clone();
+        }
+        if let Some(p) = settings.prefetch {
+            config.prefetch = p;
+        }
+        if let Some(b) = settings.batch_size {
+            config.batch_size = b;
+        }
+        let describe = format!(
+            "`{}` on exchange `{}` at {} (batches of {}, prefetch {})",
+            osprofiler_messaging::QUEUE,
+            config.exchange,
+            config.url,
+            config.batch_size,
+            config
+                .prefetch
+                .max(u16::try_from(config.batch_size).unwrap_or(u16::MAX))
+        );
+        let ingest = AmqpIngest::connect(collector.clone(), config)
+            .await
+            .map_err(|e| anyhow!("AMQP ingest: {e}"))?;
+        Ok(Amqp { ingest, describe })
+    }
+    #[cfg(not(feature = "messaging"))]
+    {
+        let _ = (collector, url, settings);
+        bail!("--transport-url: this osprofiler was built without the `messaging` feature")
+    }
 }
 
 /// A future that resolves at the first SIGTERM or Ctrl-C (SIGINT). The handlers are
@@ -244,6 +381,10 @@ mod tests {
                 store: Some("sqlite:///tmp/c.db".into()),
                 token: Some("tok".into()),
                 retention_days: Some(3.0),
+                transport_url: Some("rabbit://u:p@h/".into()),
+                exchange: Some("openstack".into()),
+                prefetch: None,
+                batch_size: None,
             }
         );
         // The command line wins.
@@ -260,8 +401,33 @@ mod tests {
         assert!(read_config_file(&file).is_err());
         std::fs::write(&file, "[profiler]\nenabled = maybe\n").unwrap();
         assert!(read_config_file(&file).is_err());
-        // No [collector]: nothing set.
+        // No [collector]: nothing set but the exchange.
         std::fs::write(&file, "[profiler]\nenabled = true\n").unwrap();
-        assert_eq!(read_config_file(&file).unwrap(), ServeSettings::default());
+        assert_eq!(
+            read_config_file(&file).unwrap(),
+            ServeSettings {
+                exchange: Some("openstack".into()),
+                ..ServeSettings::default()
+            }
+        );
+        // [collector] transport_url wins over the services' own; the AMQP options.
+        std::fs::write(
+            &file,
+            "[DEFAULT]\ntransport_url = rabbit://a/\ncontrol_exchange = nova\n\
+             [collector]\ntransport_url = rabbit://b/\namqp_prefetch = 100\n\
+             amqp_batch_size = 50\n",
+        )
+        .unwrap();
+        let s = read_config_file(&file).unwrap();
+        assert_eq!(s.transport_url.as_deref(), Some("rabbit://b/"));
+        assert_eq!(s.exchange.as_deref(), Some("nova"));
+        assert_eq!((s.prefetch, s.batch_size), (Some(100), Some(50)));
+        std::fs::write(&file, "[profiler]\ntransport_url = rabbit://c/\n").unwrap();
+        assert_eq!(
+            read_config_file(&file).unwrap().transport_url.as_deref(),
+            Some("rabbit://c/")
+        );
+        std::fs::write(&file, "[collector]\namqp_batch_size = 0\n").unwrap();
+        assert!(read_config_file(&file).is_err());
     }
 }

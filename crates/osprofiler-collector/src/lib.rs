@@ -35,6 +35,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 mod metrics;
 
 use std::fmt;
@@ -56,7 +58,9 @@ pub use metrics::Metrics;
 use osprofiler_core::driver::DriverError;
 use osprofiler_core::pyjson;
 use osprofiler_core::timestamp::Timestamp;
-use osprofiler_sql::store::{Incoming, IngestOutcome, TraceQuery, TraceStore, MAX_LIMIT};
+use osprofiler_sql::store::{
+    DeadLetter, Incoming, IngestOutcome, TraceQuery, TraceStore, MAX_LIMIT,
+};
 
 /// The OpenAPI 3 document of the routes (`openapi.json` in this crate's folder), served at
 /// `/api/v1/openapi.json`.
@@ -258,8 +262,18 @@ impl Collector {
         source: &str,
         batch: Vec<Incoming>,
     ) -> Result<IngestOutcome, DriverError> {
+        self.shared.metrics.received(source, batch.len() as u64);
+        self.store_batch(source, batch).await
+    }
+
+    /// [`ingest`](Self::ingest) without counting the batch as received: for a source that
+    /// counts once and may store a batch again after a failure.
+    pub(crate) async fn store_batch(
+        &self,
+        source: &str,
+        batch: Vec<Incoming>,
+    ) -> Result<IngestOutcome, DriverError> {
         let metrics = &self.shared.metrics;
-        metrics.received(source, batch.len() as u64);
         let started = Instant::now();
         match self.shared.store.ingest(batch).await {
             Ok(outcome) => {
@@ -276,6 +290,18 @@ impl Collector {
                 Err(e)
             }
         }
+    }
+
+    /// Sets aside messages that could not be read (see [`TraceStore::dead_letter`]),
+    /// counting them in the [`Metrics`].
+    pub async fn dead_letter(&self, letters: Vec<DeadLetter>) -> Result<(), DriverError> {
+        let n = letters.len() as u64;
+        if n == 0 {
+            return Ok(());
+        }
+        self.shared.store.dead_letter(letters).await?;
+        self.shared.metrics.dead_lettered(n);
+        Ok(())
     }
 
     /// Deletes the traces whose first notification is older than `max_age` (retention);
@@ -617,13 +643,47 @@ async fn get_notifications(
 }
 
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.store.ping().await {
-        Ok(()) => json_response(StatusCode::OK, &json!({"status": "ok"})),
-        Err(e) => json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"status": "unavailable", "error": format!("the store does not answer: {e}")}),
-        ),
+    let store = shared.store.ping().await;
+    let broker = shared.metrics.broker();
+    let mut body = serde_json::Map::new();
+    let mut problems = Vec::new();
+    match &store {
+        Ok(()) => {
+            body.insert("store".into(), "ok".into());
+        }
+        Err(e) => {
+            body.insert("store".into(), "unavailable".into());
+            problems.push(format!("the store does not answer: {e}"));
+        }
     }
+    match broker {
+        None => {}
+        Some(true) => {
+            body.insert("broker".into(), "ok".into());
+        }
+        Some(false) => {
+            body.insert("broker".into(), "unavailable".into());
+            problems.push("the AMQP broker is not connected".to_owned());
+        }
+    }
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    body.insert(
+        "status".into(),
+        if problems.is_empty() {
+            "ok"
+        } else {
+            "unavailable"
+        }
+        .into(),
+    );
+    if !problems.is_empty() {
+        body.insert("error".into(), problems.join("; ").into());
+    }
+    json_response(status, &Value::Object(body))
 }
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -20,6 +20,12 @@ pub struct Metrics {
     stored: AtomicU64,
     duplicates: AtomicU64,
     store_errors: AtomicU64,
+    dead_lettered: AtomicU64,
+    redelivered: AtomicU64,
+    /// 0: no broker configured; 1: down; 2: connected.
+    broker: AtomicU8,
+    /// Messages ready in the AMQP queue when last asked; -1: not known.
+    queue_depth: AtomicI64,
     /// Per bucket of [`LATENCY_BUCKETS`] (not cumulative), then one for above the last.
     latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     latency_count: AtomicU64,
@@ -58,6 +64,49 @@ impl Metrics {
         self.observe_latency(took);
     }
 
+    /// `n` messages set aside as dead letters (they could not be read).
+    pub fn dead_lettered(&self, n: u64) {
+        self.dead_lettered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Messages set aside so far.
+    pub fn dead_letters(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// `n` messages that RabbitMQ delivered again (a consumer took them and did not
+    /// acknowledge them: a crash, a lost connection).
+    pub fn redelivered(&self, n: u64) {
+        self.redelivered.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether the broker is connected: `None` when this collector has none (no AMQP
+    /// ingest).
+    pub fn set_broker(&self, connected: Option<bool>) {
+        let v = match connected {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        self.broker.store(v, Ordering::Relaxed);
+        if connected != Some(true) {
+            self.queue_depth.store(-1, Ordering::Relaxed);
+        }
+    }
+
+    /// What [`set_broker`](Self::set_broker) last said.
+    pub fn broker(&self) -> Option<bool> {
+        match self.broker.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(v == 2),
+        }
+    }
+
+    /// The messages waiting in the AMQP queue, as RabbitMQ last said.
+    pub fn set_queue_depth(&self, n: u32) {
+        self.queue_depth.store(i64::from(n), Ordering::Relaxed);
+    }
+
     fn observe_latency(&self, took: Duration) {
         let secs = took.as_secs_f64();
         let i = LATENCY_BUCKETS
@@ -73,6 +122,11 @@ impl Metrics {
     /// Notifications stored so far.
     pub fn stored(&self) -> u64 {
         self.stored.load(Ordering::Relaxed)
+    }
+
+    /// Batches the store failed to write so far.
+    pub fn store_errors(&self) -> u64 {
+        self.store_errors.load(Ordering::Relaxed)
     }
 
     /// Notifications left out as repeats so far.
@@ -125,8 +179,37 @@ impl Metrics {
         counter(
             "osprofiler_collector_store_errors_total",
             "Batches the store failed to write.",
-            &[(String::new(), self.store_errors.load(Ordering::Relaxed))],
+            &[(String::new(), self.store_errors())],
         );
+        counter(
+            "osprofiler_collector_dead_lettered_total",
+            "Messages that could not be read, set aside in the store's osprofiler_dead_letters table.",
+            &[(String::new(), self.dead_letters())],
+        );
+        counter(
+            "osprofiler_collector_amqp_redelivered_total",
+            "AMQP messages delivered again after another consumer took them without acknowledging them.",
+            &[(String::new(), self.redelivered.load(Ordering::Relaxed))],
+        );
+        if let Some(up) = self.broker() {
+            let name = "osprofiler_collector_amqp_connected";
+            let _ = writeln!(
+                out,
+                "# HELP {name} 1 when the AMQP broker is connected, else 0."
+            );
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            let _ = writeln!(out, "{name} {}", u8::from(up));
+            let depth = self.queue_depth.load(Ordering::Relaxed);
+            if depth >= 0 {
+                let name = "osprofiler_collector_amqp_queue_messages";
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} Messages waiting in the AMQP queue (the consumers' lag), as RabbitMQ last said."
+                );
+                let _ = writeln!(out, "# TYPE {name} gauge");
+                let _ = writeln!(out, "{name} {depth}");
+            }
+        }
         let name = "osprofiler_collector_store_batch_seconds";
         let _ = writeln!(
             out,
@@ -172,6 +255,10 @@ mod tests {
         m.batch_stored(4, 1, Duration::from_micros(1500));
         m.batch_stored(0, 2, Duration::from_secs(20));
         m.batch_failed(Duration::from_millis(3));
+        assert!(!m.render().contains("amqp_connected"));
+        m.dead_lettered(2);
+        m.set_broker(Some(true));
+        m.set_queue_depth(17);
         let text = m.render();
         for line in [
             "# TYPE osprofiler_collector_received_total counter",
@@ -181,6 +268,9 @@ mod tests {
             "osprofiler_collector_duplicates_total 3",
             "osprofiler_collector_rejected_total{reason=\"invalid\"} 1",
             "osprofiler_collector_store_errors_total 1",
+            "osprofiler_collector_dead_lettered_total 2",
+            "osprofiler_collector_amqp_connected 1",
+            "osprofiler_collector_amqp_queue_messages 17",
             "# TYPE osprofiler_collector_store_batch_seconds histogram",
             "osprofiler_collector_store_batch_seconds_bucket{le=\"0.001\"} 0",
             "osprofiler_collector_store_batch_seconds_bucket{le=\"0.0025\"} 1",
@@ -192,5 +282,12 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
+        m.set_broker(Some(false));
+        let text = m.render();
+        assert!(text.contains("osprofiler_collector_amqp_connected 0"));
+        assert!(
+            !text.contains("amqp_queue_messages"),
+            "a lost broker's depth is not known"
+        );
     }
 }

@@ -568,7 +568,7 @@ async fn health_and_metrics_follow_the_store() {
     let a = f.get("/healthz", None).await;
     assert_eq!(
         (a.status, a.json()),
-        (StatusCode::OK, json!({"status": "ok"}))
+        (StatusCode::OK, json!({"status": "ok", "store": "ok"}))
     );
     f.post(list(&trace(BASE)), None).await;
     f.post(list(&trace(BASE)[..2]), None).await;

@@ -91,6 +91,12 @@
 //! - No request context travels with a message (Python services that pass one to
 //!   `notifier.create` add `_context_*` keys after `_unique_id`; readers ignore them).
 //!
+//! ## Consuming the queue for good
+//!
+//! A collector (`osprofiler serve --transport-url`) takes every message of the queue and
+//! stores it: [`consumer::QueueConsumer`] takes batches and acknowledges each only after the
+//! caller has stored it; [`read_message`] reads a message (1.0 or the 2.0 envelope).
+//!
 //! The driver runs its AMQP I/O on its own I/O thread (`osprofiler-amqp`, the core's
 //! [`IoThread`](osprofiler_core::driver::io::IoThread)), so heartbeats and confirms are
 //! served even while the caller's runtime is idle (the notifier's worker enters its own only
@@ -102,6 +108,7 @@
 #![forbid(unsafe_code)]
 
 mod broker;
+pub mod consumer;
 mod driver;
 mod message;
 mod publisher;
@@ -114,6 +121,7 @@ use osprofiler_core::driver::{register_driver, Driver, DriverOptions};
 
 pub use broker::QUEUE;
 pub use driver::{MessagingDriver, DEFAULT_IDLE_TIMEOUT, DEFAULT_TIMEOUT};
+pub use message::{read_message, write_message, Received};
 pub use transport_url::{TransportUrl, TransportUrlError, DEFAULT_TRANSPORT_URL};
 
 /// The future a driver factory returns.

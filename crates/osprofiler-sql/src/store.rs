@@ -9,6 +9,7 @@
 //! | `osprofiler_notifications` | stored notification | `seq` (arrival order), `base_id`, `trace_id`, `name` (`UNIQUE` together: a notification delivered twice is stored once), `raw` (the JSON text exactly as received) |
 //! | `osprofiler_traces` | trace | `base_id`, `first_us`/`first_ts` (its earliest timestamp, microseconds and text), `last_us`, `notifications`, `points` (`-start` notifications), `errors` (notifications with a non-null `info.etype`) |
 //! | `osprofiler_trace_tags` | trace and value | `kind` (`service`, `project`, `host`), `value`, `base_id`: the services, projects and hosts of a trace, for filters |
+//! | `osprofiler_dead_letters` | message set aside | `id` (arrival order), `received_us` (when, microseconds since the epoch), `source` (`amqp`), `reason` (why it could not be stored), `body` (its bytes as received): what the collector took and could not read, for an operator ([`TraceStore::dead_letter`]) |
 //!
 //! The extra tables sit beside `data` and add nothing to it, so Python keeps reading and
 //! writing `data` as before. Rows that Python services write straight into `data` are not
@@ -397,7 +398,56 @@ fn create_tables(dialect: Dialect) -> Vec<String> {
         "CREATE INDEX IF NOT EXISTS ix_osprofiler_trace_tags_base_id \
          ON osprofiler_trace_tags (base_id)"
             .to_owned(),
+        format!(
+            "CREATE TABLE IF NOT EXISTS osprofiler_dead_letters (\n    {id},\n    \
+             received_us BIGINT NOT NULL,\n    source VARCHAR(16) NOT NULL,\n    \
+             reason TEXT NOT NULL,\n    body {bytes} NOT NULL\n)",
+            id = seq.replacen("seq", "id", 1),
+            bytes = if dialect == Dialect::Postgres {
+                "BYTEA"
+            } else {
+                "BLOB"
+            }
+        ),
     ]
+}
+
+/// A message the collector took and could not store (not a notification, not readable),
+/// set aside in `osprofiler_dead_letters` by [`TraceStore::dead_letter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// Where it came from (`amqp`).
+    pub source: String,
+    /// Why it could not be stored.
+    pub reason: String,
+    /// Its bytes, as received.
+    pub body: Vec<u8>,
+}
+
+/// A [`DeadLetter`] as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDeadLetter {
+    /// Its place in arrival order.
+    pub id: i64,
+    /// When it was set aside (microseconds since the epoch).
+    pub received_us: i64,
+    /// The message.
+    pub letter: DeadLetter,
+}
+
+/// SQLSTATEs after which PostgreSQL asks to run the transaction again: a deadlock
+/// (`40P01`), a serialization failure (`40001`).
+const RETRYABLE: [&str; 2] = ["40P01", "40001"];
+
+/// How many times a batch is tried when PostgreSQL gives a [`RETRYABLE`] error.
+const INGEST_ATTEMPTS: u32 = 5;
+
+/// Whether `e` is an error after which the whole transaction may simply run again.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| RETRYABLE.contains(&c.as_ref())),
+        _ => false,
+    }
 }
 
 /// Per trace, what one batch adds to its summary.
@@ -602,13 +652,28 @@ impl TraceStore {
                 .await?
             }
             None => {
+                // Collectors sharing a PostgreSQL database may deadlock on the unique key
+                // (two batches holding the same redelivered notifications in other orders);
+                // PostgreSQL then cancels one transaction, which simply runs again.
                 self.call("storing a batch", WRITE_TIMEOUT, move |inner| async move {
                     let (dialect, json_cast) = (inner.dialect, inner.json_cast);
-                    let flags = inner
-                        .pool
-                        .ingest(&unique, dialect, json_cast)
-                        .await
-                        .map_err(|e| inner.error(e))?;
+                    let mut attempt = 1;
+                    let flags = loop {
+                        match inner.pool.ingest(&unique, dialect, json_cast).await {
+                            Ok(flags) => break flags,
+                            Err(e) if attempt < INGEST_ATTEMPTS && is_retryable(&e) => {
+                                tracing::debug!(
+                                    "osprofiler: {}: batch tried again ({attempt}): {}",
+                                    inner.path,
+                                    crate::sql_message(&e)
+                                );
+                                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt)))
+                                    .await;
+                                attempt += 1;
+                            }
+                            Err(e) => return Err(inner.error(e)),
+                        }
+                    };
                     Ok(flags.iter().filter(|f| **f).count())
                 })
                 .await?
@@ -824,6 +889,45 @@ impl TraceStore {
         Ok(items)
     }
 
+    /// Sets `letters` aside in `osprofiler_dead_letters`, in one transaction, stamped with
+    /// the time now.
+    pub async fn dead_letter(&self, letters: Vec<DeadLetter>) -> Result<(), DriverError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let writer = self.writer.clone();
+        let now = Timestamp::now().as_micros();
+        self.call(
+            "setting messages aside",
+            WRITE_TIMEOUT,
+            move |inner| async move {
+                let _turn = writer_turn(&writer).await;
+                inner
+                    .pool
+                    .insert_dead_letters(&letters, now)
+                    .await
+                    .map_err(|e| inner.error(e))
+            },
+        )
+        .await
+    }
+
+    /// The last `limit` messages set aside, oldest first.
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<StoredDeadLetter>, DriverError> {
+        self.call(
+            "reading the dead letters",
+            READ_TIMEOUT,
+            move |inner| async move {
+                inner
+                    .pool
+                    .read_dead_letters(limit)
+                    .await
+                    .map_err(|e| inner.error(e))
+            },
+        )
+        .await
+    }
+
     /// Deletes every trace whose first notification is older than `cutoff` from all the
     /// collector's tables and `data`, a few hundred traces per transaction; returns how many
     /// traces were deleted.
@@ -836,10 +940,7 @@ impl TraceStore {
                     "deleting old traces",
                     READ_TIMEOUT,
                     move |inner| async move {
-                        let _turn = match &writer {
-                            Some(w) => Some(w.lock().await),
-                            None => None,
-                        };
+                        let _turn = writer_turn(&writer).await;
                         let sql = inner.dialect.placeholders(&format!(
                             "SELECT base_id FROM osprofiler_traces WHERE first_us < ? \
                          ORDER BY first_us LIMIT {RETENTION_CHUNK}"
@@ -879,10 +980,40 @@ impl TraceStore {
                 )
                 .await?;
             if n == 0 {
-                return Ok(deleted);
+                break;
             }
             deleted += n;
         }
+        // Messages set aside are kept as long as traces.
+        let writer = self.writer.clone();
+        self.call(
+            "deleting old dead letters",
+            READ_TIMEOUT,
+            move |inner| async move {
+                let _turn = writer_turn(&writer).await;
+                let sql = inner
+                    .dialect
+                    .placeholders("DELETE FROM osprofiler_dead_letters WHERE received_us < ?");
+                inner
+                    .pool
+                    .fetch_bound(&sql, &[Bind::Int(cutoff.as_micros())])
+                    .await
+                    .map_err(|e| inner.error(e))
+            },
+        )
+        .await?;
+        Ok(deleted)
+    }
+}
+
+/// SQLite: waits for this process's writers' turn (`None` on PostgreSQL, where writers do
+/// not take turns).
+async fn writer_turn(
+    writer: &Option<Arc<tokio::sync::Mutex<()>>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match writer {
+        Some(w) => Some(w.lock().await),
+        None => None,
     }
 }
 
@@ -1173,6 +1304,59 @@ impl Pool {
                 q.persistent(false).execute(&mut *tx).await?;
             }
             tx.commit().await
+        })
+    }
+
+    /// Inserts `letters` into `osprofiler_dead_letters`, stamped `now_us`, in one statement.
+    async fn insert_dead_letters(
+        &self,
+        letters: &[DeadLetter],
+        now_us: i64,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, p, Db => {
+            for chunk in letters.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = QueryBuilder::<Db>::new(
+                    "INSERT INTO osprofiler_dead_letters (received_us, source, reason, body) ",
+                );
+                insert.push_values(chunk, |mut b, l| {
+                    b.push_bind(now_us)
+                        .push_bind(l.source.as_str())
+                        .push_bind(l.reason.as_str())
+                        .push_bind(l.body.as_slice());
+                });
+                insert.build().persistent(false).execute(p).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The last `limit` rows of `osprofiler_dead_letters`, oldest first.
+    async fn read_dead_letters(&self, limit: u32) -> Result<Vec<StoredDeadLetter>, sqlx::Error> {
+        on_pool!(self, p, Db => {
+            let sql = format!(
+                "SELECT id, received_us, source, reason, body FROM osprofiler_dead_letters \
+                 ORDER BY id DESC LIMIT {limit}"
+            );
+            let rows = sqlx::query::<Db>(&sql)
+            .persistent(false)
+            .fetch_all(p)
+            .await?;
+            let mut out = rows
+                .iter()
+                .map(|r| {
+                    Ok(StoredDeadLetter {
+                        id: r.try_get(0)?,
+                        received_us: r.try_get(1)?,
+                        letter: DeadLetter {
+                            source: r.try_get(2)?,
+                            reason: r.try_get(3)?,
+                            body: r.try_get(4)?,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            out.reverse();
+            Ok(out)
         })
     }
 

@@ -12,6 +12,14 @@
 
 #![forbid(unsafe_code)]
 
+mod pgdb;
+mod proxy;
+mod vhost;
+
+pub use pgdb::{psql, PgDatabase};
+pub use proxy::Proxy;
+pub use vhost::{rabbitmqctl, Vhost};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -156,6 +164,12 @@ pub fn python() -> Option<PathBuf> {
         );
     }
     Some(python)
+}
+
+/// `python/publish_messaging.py` of this crate: `python publish_messaging.py TRANSPORT_URL
+/// COUNT [TAG]` publishes COUNT notifications with Python's messaging driver.
+pub fn python_publish_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("python/publish_messaging.py")
 }
 
 /// `python/report.py` of this crate: run by the interop interpreter on a JSON list of
