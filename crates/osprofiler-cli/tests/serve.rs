@@ -16,6 +16,7 @@ fn command(args: &[&str]) -> Command {
     c.args(args)
         .env_remove("OSPROFILER_CONNECTION_STRING")
         .env_remove("OSPROFILER_COLLECTOR_TOKEN")
+        .env_remove("OSPROFILER_TRANSPORT_URL")
         .env_remove("RUST_LOG");
     c
 }
@@ -313,6 +314,12 @@ fn help_tells_the_defaults() {
         "--retention",
         "--config-file",
         "[collector]",
+        "--transport-url",
+        "OSPROFILER_TRANSPORT_URL",
+        "--amqp-batch-size",
+        "--amqp-prefetch",
+        "profiler.info",
+        "osprofiler_dead_letters",
     ] {
         assert!(help.contains(want), "{want} in {help}");
     }
@@ -388,4 +395,199 @@ fn show_and_list_read_from_a_collector() {
     assert_eq!(o.status.code(), Some(1));
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
+}
+
+/// `n` notifications in traces of 10 as our messaging driver publishes them, base ids
+/// prefixed by `tag`.
+#[cfg(feature = "messaging")]
+fn publish_ours(url: &str, tag: &str, n: usize) {
+    use osprofiler::driver::{Driver, DriverOptions};
+    let notes: Vec<osprofiler::Notification> = (0..n)
+        .map(|i| {
+            let mut info = osprofiler::Info::new();
+            info.insert("host".into(), Value::from("rust-host"));
+            let base = format!("{tag}-{}", i / 10);
+            osprofiler::Notification {
+                name: format!("db-{}", if i % 2 == 0 { "start" } else { "stop" }),
+                base_id: base.clone(),
+                trace_id: format!("{base}-p{}", (i % 10) / 2),
+                parent_id: base,
+                timestamp: format!("2026-12-06T10:00:00.{:06}", i % 1_000_000),
+                info,
+                project: Some("proj".into()),
+                service: Some("svc".into()),
+            }
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut o = DriverOptions::new("messaging://");
+        o.config.transport_url = Some(url.to_owned());
+        let driver = osprofiler_messaging::MessagingDriver::connect(o)
+            .await
+            .expect("our driver connects");
+        for chunk in notes.chunks(500) {
+            driver.notify(chunk).await.expect("published");
+        }
+    });
+}
+
+/// Python's messaging driver publishes `n` notifications tagged `tag`.
+#[cfg(feature = "messaging")]
+fn publish_python(python: &Path, url: &str, tag: &str, n: usize) {
+    let script = osprofiler_testkit::python_publish_script();
+    let out = osprofiler_testkit::run(
+        python,
+        &[script.to_str().unwrap(), url, &n.to_string(), tag],
+    );
+    assert_eq!(out.trim(), n.to_string());
+}
+
+/// Polls until `done` or fails after `within`.
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(feature = "messaging")]
+#[test]
+fn serve_consumes_amqp_and_stops_cleanly() {
+    let Some(vhost) = osprofiler_testkit::Vhost::new() else {
+        return;
+    };
+    let Some(python) = osprofiler_testkit::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let url = vhost.transport_url();
+    let server = Server::start(&["--store", &store, "--transport-url", &url]);
+    assert!(
+        server.start_line.contains(&format!(
+            "consuming `profiler.info` on exchange `openstack` at rabbit://guest:***@{}",
+            vhost.broker
+        )),
+        "{}",
+        server.start_line
+    );
+    publish_python(&python, &url, "py", 100);
+    publish_ours(&url, "rs", 100);
+    let traces = || {
+        let (status, body) = http(&server.addr, "GET", "/api/v1/traces?limit=1000", None, "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["traces"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    wait_until(Duration::from_secs(30), "20 traces listed", || {
+        traces() == 20
+    });
+    let (status, health) = http(&server.addr, "GET", "/healthz", None, "");
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["broker"], "ok");
+    let (_, metrics) = http(&server.addr, "GET", "/metrics", None, "");
+    assert!(
+        metrics.contains("osprofiler_collector_received_total{source=\"amqp\"} 200"),
+        "{metrics}"
+    );
+    let (code, rest) = server.terminate();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    assert_eq!(vhost.queued("profiler.info"), Some(0), "all acknowledged");
+}
+
+#[cfg(feature = "messaging")]
+#[test]
+fn unreachable_broker_fails_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let o = command(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--transport-url",
+        "rabbit://guest:pw-secret@127.0.0.1:1/",
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("AMQP ingest"), "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!err.contains("pw-secret"), "{err}");
+    let o = command(&["serve", "--transport-url", "http://nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "a bad URL is a usage error");
+}
+
+/// Two collectors consume one queue and write to one PostgreSQL database while Python's
+/// messaging driver and ours publish 100,000 notifications; one collector is killed with
+/// SIGKILL halfway and started again. Every notification is stored exactly once.
+#[cfg(feature = "messaging")]
+#[test]
+fn two_collectors_one_queue_one_postgres_exactly_once_across_kill_9() {
+    let Some(vhost) = osprofiler_testkit::Vhost::new() else {
+        return;
+    };
+    let Some(db) = osprofiler_testkit::PgDatabase::new() else {
+        return;
+    };
+    let Some(python) = osprofiler_testkit::python() else {
+        return;
+    };
+    const EACH: usize = 50_000;
+    let url = vhost.transport_url();
+    let args = ["--store", db.url.as_str(), "--transport-url", url.as_str()];
+    let a = Server::start(&args);
+    let b = Server::start(&args);
+    let (py_url, py) = (url.clone(), python.clone());
+    let python_side = std::thread::spawn(move || publish_python(&py, &py_url, "py", EACH));
+    publish_ours(&url, "rs", EACH);
+    let stored = || db.count("SELECT count(*) FROM osprofiler_notifications");
+    wait_until(Duration::from_secs(120), "half stored", || {
+        stored() >= EACH as u64
+    });
+    // SIGKILL: no chance to acknowledge what it took; RabbitMQ hands it to the other.
+    drop(a);
+    let a = Server::start(&args);
+    python_side.join().expect("Python published");
+    wait_until(Duration::from_secs(180), "all stored", || {
+        stored() >= 2 * EACH as u64
+    });
+    // Let anything still in flight land before counting.
+    wait_until(Duration::from_secs(30), "the queue drained", || {
+        vhost.queued("profiler.info") == Some(0)
+    });
+    assert_eq!(stored(), 2 * EACH as u64);
+    assert_eq!(db.count("SELECT count(*) FROM data"), 2 * EACH as u64);
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM (SELECT base_id, trace_id, name FROM data \
+             GROUP BY base_id, trace_id, name HAVING count(*) > 1) d"
+        ),
+        0,
+        "no notification stored twice"
+    );
+    assert_eq!(
+        db.count("SELECT sum(notifications) FROM osprofiler_traces"),
+        2 * EACH as u64
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM data WHERE base_id LIKE 'py-%'"),
+        EACH as u64
+    );
+    for server in [a, b] {
+        let (code, rest) = server.terminate();
+        assert_eq!(code, Some(0), "{rest}");
+    }
 }

@@ -21,7 +21,7 @@ use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::{Info, Notification, Profiler};
 use osprofiler_messaging::MessagingDriver;
 use serde_json::{json, Value};
-use support::Vhost;
+use support::{Vhost, VhostExt};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,8 +11,9 @@ use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::{Info, Notification, Profiler};
 use osprofiler_messaging::MessagingDriver;
+use osprofiler_testkit::Proxy;
 use serde_json::{json, Value};
-use support::{drain, queued, Proxy, Vhost};
+use support::{drain, queued, Vhost, VhostExt};
 
 fn notification(
     base: &str,
@@ -330,7 +331,7 @@ async fn the_registry_makes_it_from_the_connection_string() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_goes_and_comes_back_never_blocks_tracing() {
     let Some(vhost) = Vhost::new() else { return };
-    let proxy = Proxy::start(vhost.broker.clone()).await;
+    let proxy = Proxy::start(&vhost.broker);
     let mut options = vhost.options("messaging://", "openstack");
     options.config.transport_url = Some(vhost.transport_url_via(proxy.addr));
     let driver = MessagingDriver::connect(options)

@@ -504,10 +504,20 @@ impl TraceStore {
         let inner = io
             .run(async move {
                 let inner = Inner::open_with(target, conn2, indexed).await?;
-                let setup = tokio::time::timeout(
-                    WRITE_TIMEOUT,
-                    inner.pool.execute_all(&create_tables(inner.dialect)),
-                )
+                // Collectors started together on one PostgreSQL database race to create
+                // the tables: `IF NOT EXISTS` is not atomic there (the loser gets a unique
+                // violation on the catalog); the second try finds them.
+                let tables = create_tables(inner.dialect);
+                let setup = tokio::time::timeout(WRITE_TIMEOUT, async {
+                    match inner.pool.execute_all(&tables).await {
+                        Err(sqlx::Error::Database(e))
+                            if matches!(e.code().as_deref(), Some("23505" | "42P07")) =>
+                        {
+                            inner.pool.execute_all(&tables).await
+                        }
+                        other => other,
+                    }
+                })
                 .await;
                 match setup {
                     Ok(Ok(())) => Ok(inner),

@@ -8,18 +8,15 @@
 mod sql_support;
 
 use osprofiler::driver::GetReport;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use osprofiler::driver::sql::CONNECT_TIMEOUT;
 use osprofiler::driver::{get_driver, Driver};
 use osprofiler::notifier::{BatchConfig, BatchNotifier};
 use osprofiler::Profiler;
+use osprofiler_testkit::Proxy;
 use sql_support::{options, test_per_backend, Server, TempDb};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
 
 /// Far above what a start or stop costs (microseconds), far below any network timeout: a
 /// call that took this long was held up by the backend.
@@ -96,58 +93,6 @@ async fn a_refused_login_or_missing_database_names_the_string() {
     }
 }
 
-/// A TCP proxy to a server that can be cut (live connections reset, new ones closed at once)
-/// and restored.
-struct Proxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    conns: Arc<Mutex<Vec<AbortHandle>>>,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl Proxy {
-    fn start(target: String) -> Proxy {
-        let rt = runtime();
-        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (u, c) = (up.clone(), conns.clone());
-        rt.spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !u.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let target = target.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                c.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        Proxy {
-            addr,
-            up,
-            conns,
-            _rt: rt,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for c in self.conns.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
 /// `pairs` start/stop pairs in a new trace; returns its id and the slowest single call.
 fn trace(notifier: &Arc<BatchNotifier>, pairs: usize) -> (String, Duration) {
     let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
@@ -196,8 +141,8 @@ fn a_database_that_goes_away(server: Server) {
         3306
     };
     let real = osprofiler_testkit::host_port(&db.url, default_port);
-    let proxy = Proxy::start(real.clone());
-    let via_proxy = db.url.replacen(&real, &proxy.addr.to_string(), 1);
+    let proxy = Proxy::start(&real);
+    let via_proxy = proxy.route(&db.url, &real);
     assert_ne!(via_proxy, db.url);
     let driver = rt.block_on(get_driver(options(&via_proxy))).unwrap();
     let direct = rt.block_on(get_driver(options(&db.url))).unwrap();
