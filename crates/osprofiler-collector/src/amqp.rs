@@ -205,23 +205,29 @@ impl AmqpIngest {
         })
     }
 
-    /// Consumes and stores until `stop` turns `true`: then it finishes the batch under way
-    /// (stores it and acknowledges it, or, while the store fails, leaves it to RabbitMQ),
-    /// closes the channel (the messages taken beyond it go back to the queue) and returns.
+    /// Consumes and stores until `stop` turns `true`: then it takes no more, finishes the
+    /// batches under way (stores and acknowledges them, or, while the store fails, leaves
+    /// them to RabbitMQ), closes the channel (the messages taken beyond them go back to the
+    /// queue) and returns.
+    ///
+    /// Batches are pipelined: while up to `prefetch / batch_size` batches (at least one, at
+    /// most [`MAX_IN_FLIGHT`]) are being stored, each on a task of its own, the next is
+    /// taken. They are acknowledged in queue order, each once it and every batch before it
+    /// are stored.
     pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let collector = self.collector.clone();
         let metrics = collector.metrics();
         let mut broker_log = FaultLog::default();
         let mut backoff = Backoff::new();
-        let mut next_depth = Instant::now() + DEPTH_EVERY;
+        let options = self.config.consumer_options();
+        let in_flight_max =
+            (usize::from(options.prefetch) / self.config.batch_size.max(1)).clamp(1, MAX_IN_FLIGHT);
         loop {
             if *stop.borrow() {
                 break;
             }
             let Some(consumer) = self.consumer.as_mut() else {
-                match QueueConsumer::connect(&self.config.url, &self.config.consumer_options())
-                    .await
-                {
+                match QueueConsumer::connect(&self.config.url, &options).await {
                     Ok(c) => {
                         tracing::info!(
                             "osprofiler collector: consuming `{}` again on {}",
@@ -247,42 +253,12 @@ impl AmqpIngest {
                 }
                 continue;
             };
-            let batch = tokio::select! {
-                () = stopped(&mut stop) => break,
-                b = consumer.next_batch(self.config.batch_size, Duration::from_secs(1), self.config.linger) => b,
-            };
-            match batch {
-                Ok(Some(batch)) => {
-                    if !self.store(&batch, &mut stop).await {
-                        // Stopped while the store failed: the batch stays in RabbitMQ.
-                        break;
-                    }
-                    let Some(consumer) = self.consumer.as_ref() else {
-                        continue;
-                    };
-                    if let Err(e) = consumer.ack(&batch, CALL_TIMEOUT).await {
-                        tracing::warn!(
-                            "osprofiler collector: {e}; the batch is stored and will come \
-                             again (stored once); reconnecting"
-                        );
-                        self.lose_connection();
-                        continue;
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
+            match consume(consumer, &collector, &self.config, in_flight_max, &mut stop).await {
+                Ended::Stopped => break,
+                Ended::Lost(e) => {
                     tracing::warn!("osprofiler collector: {e}; reconnecting");
                     broker_log.due();
                     self.lose_connection();
-                    continue;
-                }
-            }
-            if Instant::now() >= next_depth {
-                next_depth = Instant::now() + DEPTH_EVERY;
-                if let Some(c) = &self.consumer {
-                    if let Ok(n) = c.queue_depth(CALL_TIMEOUT).await {
-                        metrics.set_queue_depth(n);
-                    }
                 }
             }
         }
@@ -297,70 +273,141 @@ impl AmqpIngest {
         // Dropped: the connection closes, and RabbitMQ requeues what was not acknowledged.
         self.consumer = None;
     }
+}
 
-    /// Stores `batch` (its dead letters, then its notifications), trying again while the
-    /// store fails. `false` when told to stop before it was stored.
-    async fn store(&self, batch: &Batch, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
-        let metrics = self.collector.metrics();
-        let sorted = sort(&batch.messages);
-        metrics.received("amqp", sorted.notifications.len() as u64);
-        metrics.redelivered(sorted.redelivered);
-        let mut letters = Some(sorted.letters);
-        let mut notifications = Some(sorted.notifications);
-        let mut log = FaultLog::default();
-        let mut backoff = Backoff::new();
-        loop {
-            let mut failure = None;
-            if let Some(l) = letters.take() {
-                let n = l.len();
-                if let Err(e) = self.collector.dead_letter(l).await {
-                    failure = Some(e.to_string());
-                    letters = Some(Self::letters_again(batch));
-                } else if n > 0 {
-                    tracing::warn!(
-                        "osprofiler collector: {n} AMQP messages could not be read; set aside \
-                         in osprofiler_dead_letters"
-                    );
+/// The most batches stored at once by one consumer.
+pub const MAX_IN_FLIGHT: usize = 4;
+
+/// Why [`consume`] returned.
+enum Ended {
+    /// Told to stop; every batch it could store is stored and acknowledged.
+    Stopped,
+    /// The connection or channel is gone (why).
+    Lost(String),
+}
+
+/// Takes batches from `consumer` and stores them (see [`AmqpIngest::run`]) until told to
+/// stop or the connection is lost.
+async fn consume(
+    consumer: &mut QueueConsumer,
+    collector: &Collector,
+    config: &AmqpConfig,
+    in_flight_max: usize,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Ended {
+    use futures_util::stream::{FuturesOrdered, StreamExt};
+    let metrics = collector.metrics();
+    let mut in_flight = FuturesOrdered::new();
+    let mut stopping = false;
+    let mut next_depth = Instant::now();
+    loop {
+        if Instant::now() >= next_depth {
+            next_depth = Instant::now() + DEPTH_EVERY;
+            if let Ok(n) = consumer.queue_depth(CALL_TIMEOUT).await {
+                metrics.set_queue_depth(n);
+            }
+        }
+        let taking = !stopping && in_flight.len() < in_flight_max;
+        if stopping && in_flight.is_empty() {
+            return Ended::Stopped;
+        }
+        tokio::select! {
+            // Acknowledge first: it frees the prefetch window.
+            biased;
+            Some(done) = in_flight.next(), if !in_flight.is_empty() => {
+                let (batch, stored): (Batch, bool) = match done {
+                    Ok(d) => d,
+                    Err(e) => return Ended::Lost(format!("a store task failed: {e}")),
+                };
+                if !stored {
+                    // Stopped while the store failed: this batch and those after it go
+                    // back to the queue when the channel closes.
+                    return Ended::Stopped;
+                }
+                if let Err(e) = consumer.ack(&batch, CALL_TIMEOUT).await {
+                    return Ended::Lost(format!(
+                        "{e} (the batch is stored; RabbitMQ will deliver it again, and it \
+                         will be stored once)"
+                    ));
                 }
             }
-            if failure.is_none() {
-                if let Some(n) = notifications.take() {
-                    if let Err(e) = self.collector.store_batch("amqp", n).await {
-                        failure = Some(e.to_string());
-                        // Read again from the messages, which are kept until acknowledged.
-                        notifications = Some(sort(&batch.messages).notifications);
+            () = stopped(stop), if !stopping => stopping = true,
+            next = consumer.next_batch(config.batch_size, Duration::from_secs(1), config.linger), if taking => {
+                match next {
+                    Ok(Some(batch)) => {
+                        let task = tokio::spawn(store(collector.clone(), batch, stop.clone()));
+                        in_flight.push_back(task);
                     }
+                    Ok(None) => {}
+                    Err(e) => return Ended::Lost(e),
                 }
-            }
-            let Some(e) = failure else {
-                if log.clear() {
-                    tracing::info!("osprofiler collector: the store is back; storing again");
-                }
-                return true;
-            };
-            if log.due() {
-                tracing::warn!(
-                    "osprofiler collector: the store failed ({e}); keeping {} messages \
-                     unacknowledged in RabbitMQ and trying again",
-                    batch.messages.len()
-                );
-            }
-            tokio::select! {
-                () = stopped(stop) => {
-                    tracing::warn!(
-                        "osprofiler collector: stopping while the store fails: {} messages \
-                         go back to the queue",
-                        batch.messages.len()
-                    );
-                    return false;
-                }
-                () = tokio::time::sleep(backoff.next()) => {}
             }
         }
     }
+}
 
-    fn letters_again(batch: &Batch) -> Vec<DeadLetter> {
-        sort(&batch.messages).letters
+/// Stores `batch` (its dead letters, then its notifications), trying again while the store
+/// fails. Gives the batch back, and whether it was stored (`false`: told to stop first).
+async fn store(
+    collector: Collector,
+    batch: Batch,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> (Batch, bool) {
+    let metrics = collector.metrics();
+    let sorted = sort(&batch.messages);
+    metrics.received("amqp", sorted.notifications.len() as u64);
+    metrics.redelivered(sorted.redelivered);
+    let mut letters = Some(sorted.letters);
+    let mut notifications = Some(sorted.notifications);
+    let mut log = FaultLog::default();
+    let mut backoff = Backoff::new();
+    loop {
+        let mut failure = None;
+        if let Some(l) = letters.take() {
+            let n = l.len();
+            if let Err(e) = collector.dead_letter(l).await {
+                failure = Some(e.to_string());
+                letters = Some(sort(&batch.messages).letters);
+            } else if n > 0 {
+                tracing::warn!(
+                    "osprofiler collector: {n} AMQP messages could not be read; set aside in \
+                     osprofiler_dead_letters"
+                );
+            }
+        }
+        if failure.is_none() {
+            if let Some(n) = notifications.take() {
+                if let Err(e) = collector.store_batch("amqp", n).await {
+                    failure = Some(e.to_string());
+                    // Read again from the messages, which are kept until acknowledged.
+                    notifications = Some(sort(&batch.messages).notifications);
+                }
+            }
+        }
+        let Some(e) = failure else {
+            if log.clear() {
+                tracing::info!("osprofiler collector: the store is back; storing again");
+            }
+            return (batch, true);
+        };
+        if log.due() {
+            tracing::warn!(
+                "osprofiler collector: the store failed ({e}); keeping {} messages \
+                 unacknowledged in RabbitMQ and trying again",
+                batch.messages.len()
+            );
+        }
+        tokio::select! {
+            () = stopped(&mut stop) => {
+                tracing::warn!(
+                    "osprofiler collector: stopping while the store fails: {} messages go \
+                     back to the queue",
+                    batch.messages.len()
+                );
+                return (batch, false);
+            }
+            () = tokio::time::sleep(backoff.next()) => {}
+        }
     }
 }
 

@@ -72,6 +72,10 @@ pub struct QueueConsumer {
     consumer: lapin::Consumer,
     tag: String,
     broker: String,
+    /// The batch being taken (kept across a cancelled [`QueueConsumer::next_batch`]).
+    pending: Vec<Delivered>,
+    pending_tag: u64,
+    pending_deadline: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for QueueConsumer {
@@ -131,6 +135,9 @@ impl QueueConsumer {
                 channel,
                 consumer,
                 tag,
+                pending: Vec::new(),
+                pending_tag: 0,
+                pending_deadline: None,
             }),
             Err(e) => {
                 let _ = connection.close(200, "setup failed").await;
@@ -148,37 +155,52 @@ impl QueueConsumer {
     /// `max` are taken or `linger` has passed since the first. `Ok(None)` when nothing came
     /// within `wait`. An error means the connection or the channel is gone: the messages
     /// taken and not acknowledged go back to the queue (RabbitMQ requeues them).
+    ///
+    /// Cancel-safe: dropped before it returns (in a `select!`), it keeps the messages it
+    /// took, and the next call goes on with them. Nothing taken is ever skipped, which
+    /// matters because [`ack`](Self::ack) acknowledges every message up to a batch's last.
     pub async fn next_batch(
         &mut self,
         max: usize,
         wait: Duration,
         linger: Duration,
     ) -> Result<Option<Batch>, String> {
-        let first = match tokio::time::timeout(wait, self.consumer.next()).await {
-            Err(_) => return Ok(None),
-            Ok(next) => Self::delivery(next)?,
+        let deadline = match self.pending_deadline {
+            Some(d) => d,
+            None => {
+                let first = match tokio::time::timeout(wait, self.consumer.next()).await {
+                    Err(_) => return Ok(None),
+                    Ok(next) => Self::delivery(next)?,
+                };
+                self.take(first);
+                let d = tokio::time::Instant::now() + linger;
+                self.pending_deadline = Some(d);
+                d
+            }
         };
-        let mut last_tag = first.delivery_tag;
-        let mut messages = Vec::with_capacity(max.min(4096));
-        messages.push(Delivered {
-            body: first.data,
-            redelivered: first.redelivered,
-        });
-        let deadline = tokio::time::Instant::now() + linger;
-        while messages.len() < max {
+        while self.pending.len() < max {
             match tokio::time::timeout_at(deadline, self.consumer.next()).await {
                 Err(_) => break,
                 Ok(next) => {
                     let d = Self::delivery(next)?;
-                    last_tag = d.delivery_tag;
-                    messages.push(Delivered {
-                        body: d.data,
-                        redelivered: d.redelivered,
-                    });
+                    self.take(d);
                 }
             }
         }
-        Ok(Some(Batch { messages, last_tag }))
+        self.pending_deadline = None;
+        let messages = std::mem::take(&mut self.pending);
+        Ok(Some(Batch {
+            messages,
+            last_tag: self.pending_tag,
+        }))
+    }
+
+    fn take(&mut self, d: lapin::message::Delivery) {
+        self.pending_tag = d.delivery_tag;
+        self.pending.push(Delivered {
+            body: d.data,
+            redelivered: d.redelivered,
+        });
     }
 
     fn delivery(
