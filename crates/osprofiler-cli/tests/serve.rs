@@ -591,3 +591,55 @@ fn two_collectors_one_queue_one_postgres_exactly_once_across_kill_9() {
         assert_eq!(code, Some(0), "{rest}");
     }
 }
+
+/// RabbitMQ restarted (`rabbitmqctl stop_app` / `start_app`) under a running collector: it
+/// sees the broker go, says so on `/healthz`, connects again by itself, declares the queue
+/// again (a restart deletes the non-durable queue Python declares) and stores what is
+/// published afterwards.
+///
+/// Ignored in the parallel run (a restart would cut every other test's connections);
+/// `scripts/test.sh` runs it alone after the suite.
+#[cfg(feature = "messaging")]
+#[test]
+#[ignore = "restarts the shared RabbitMQ; run alone: scripts/test.sh does"]
+fn broker_restart_under_a_running_collector() {
+    let Some(vhost) = osprofiler_testkit::Vhost::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path());
+    let url = vhost.transport_url();
+    let server = Server::start(&["--store", &store, "--transport-url", &url]);
+    let stored = || {
+        let (_, metrics) = http(&server.addr, "GET", "/metrics", None, "");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("osprofiler_collector_stored_total "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let broker = || {
+        let (status, body) = http(&server.addr, "GET", "/healthz", None, "");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        (status, v["broker"].as_str().unwrap_or_default().to_owned())
+    };
+    publish_ours(&url, "before", 1000);
+    wait_until(Duration::from_secs(30), "1000 stored", || stored() == 1000);
+
+    osprofiler_testkit::rabbitmqctl(&["stop_app"]).expect("RabbitMQ stops");
+    let restarted = std::panic::catch_unwind(|| {
+        wait_until(Duration::from_secs(30), "the loss seen", || {
+            broker() == (503, "unavailable".to_owned())
+        });
+    });
+    osprofiler_testkit::rabbitmqctl(&["start_app"]).expect("RabbitMQ starts again");
+    restarted.expect("the collector saw the broker go");
+    wait_until(Duration::from_secs(60), "reconnected", || {
+        broker() == (200, "ok".to_owned())
+    });
+    publish_ours(&url, "after", 1000);
+    wait_until(Duration::from_secs(30), "2000 stored", || stored() == 2000);
+    let (code, rest) = server.terminate();
+    assert_eq!(code, Some(0), "{rest}");
+    assert!(rest.contains("consuming `profiler.info` again"), "{rest}");
+}
