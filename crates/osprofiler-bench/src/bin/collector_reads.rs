@@ -14,7 +14,7 @@
 //!     target/release/collector_reads [--traces 100000] [--big 1000000] [--runs 21] [--cli PATH]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use osprofiler_bench::report_gen;
 use osprofiler_collector::{Collector, CollectorConfig};
