@@ -604,26 +604,84 @@ async fn get_trace(
     // is read from the list's text as `trace show FILE.json` reads a file: it is what
     // reading the notifications one by one in this order gives.
     let built = tokio::task::spawn_blocking(move || {
-        let report = match osprofiler_report::report_from_json_text(list) {
-            Ok(r) => r,
-            Err(e) => return Err(format!("the stored notifications are not JSON: {e}")),
-        };
-        if report.is_empty() {
-            return Ok(None);
-        }
-        let mut out = Vec::with_capacity(report.node_count() * 512 + 64);
-        pyjson::write_pretty(&mut out, &report, 2)
-            .map_err(|e| format!("cannot write the report: {e}"))?;
-        // Python's CLI prints it with `print`.
-        out.push(b'\n');
-        Ok(Some(out))
+        osprofiler_report::report_from_json_text(list)
+            .map_err(|e| format!("the stored notifications are not JSON: {e}"))
     })
     .await;
-    match built {
-        Ok(Ok(Some(body))) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Ok(Ok(None)) => trace_not_found(&base_id),
-        Ok(Err(e)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+    let report = match built {
+        Ok(Ok(report)) if report.is_empty() => return trace_not_found(&base_id),
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    // Written as it is sent, in chunks: a report of a million notifications is most of a
+    // gigabyte of text, which is neither held whole nor made to wait for its last byte.
+    let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter::new(chunks);
+        let written = pyjson::write_pretty(&mut out, &report, 2)
+            .map_err(std::io::Error::other)
+            // Python's CLI prints it with `print`.
+            .and_then(|()| std::io::Write::write_all(&mut out, b"\n"));
+        match written {
+            Ok(()) => out.finish(),
+            // The client went away, or (never seen) the report cannot be written: the
+            // response ends early and the client sees a cut body.
+            Err(e) => tracing::debug!("osprofiler collector: sending a report stopped: {e}"),
+        }
+    });
+    let stream = futures_util::stream::unfold(body, |mut body| async move {
+        body.recv().await.map(|chunk| (chunk, body))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+/// An [`std::io::Write`] that sends what is written, in chunks of [`ChunkWriter::CHUNK`]
+/// bytes, to a response body (from a blocking thread).
+struct ChunkWriter {
+    buf: Vec<u8>,
+    to: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl ChunkWriter {
+    const CHUNK: usize = 1 << 20;
+
+    fn new(to: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> ChunkWriter {
+        ChunkWriter {
+            buf: Vec::with_capacity(Self::CHUNK),
+            to,
+        }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
+        self.to
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))
+    }
+
+    fn finish(mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.send();
+        }
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

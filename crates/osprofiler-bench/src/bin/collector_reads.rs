@@ -170,7 +170,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "&service=compute",
         "&project=neutron",
         "&host=node-5",
-        "&since=2026-11-10T00:00:00.000000",
+        "&since=2026-11-01T00:16:40.000000",
         "&min_duration_ms=14",
         "&q=Lost%20connection",
     ];
