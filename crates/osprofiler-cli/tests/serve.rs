@@ -467,7 +467,24 @@ fn serve_consumes_amqp_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(dir.path());
     let url = vhost.transport_url();
-    let server = Server::start(&["--store", &store, "--transport-url", &url]);
+    // Neither the token nor a service's HMAC key is ever logged.
+    let config = dir.path().join("serve.conf");
+    std::fs::write(
+        &config,
+        "[profiler]\nenabled = true\nhmac_keys = HMAC-KEY-never-logged\n",
+    )
+    .unwrap();
+    let token = "TOKEN-never-logged";
+    let server = Server::start(&[
+        "--store",
+        &store,
+        "--transport-url",
+        &url,
+        "--token",
+        token,
+        "--config-file",
+        config.to_str().unwrap(),
+    ]);
     assert!(
         server.start_line.contains(&format!(
             "consuming `profiler.info` on exchange `openstack` at rabbit://guest:***@{}",
@@ -479,7 +496,13 @@ fn serve_consumes_amqp_and_stops_cleanly() {
     publish_python(&python, &url, "py", 100);
     publish_ours(&url, "rs", 100);
     let traces = || {
-        let (status, body) = http(&server.addr, "GET", "/api/v1/traces?limit=1000", None, "");
+        let (status, body) = http(
+            &server.addr,
+            "GET",
+            "/api/v1/traces?limit=1000",
+            Some(token),
+            "",
+        );
         assert_eq!(status, 200, "{body}");
         serde_json::from_str::<Value>(&body).unwrap()["traces"]
             .as_array()
@@ -497,10 +520,13 @@ fn serve_consumes_amqp_and_stops_cleanly() {
         metrics.contains("osprofiler_collector_received_total{source=\"amqp\"} 200"),
         "{metrics}"
     );
+    let start_line = server.start_line.clone();
     let (code, rest) = server.terminate();
     assert_eq!(code, Some(0), "{rest}");
     assert!(rest.contains("stopped"), "{rest}");
     assert_eq!(vhost.queued("profiler.info"), Some(0), "all acknowledged");
+    let log = format!("{start_line}{rest}");
+    assert!(!log.contains(token) && !log.contains("HMAC-KEY"), "{log}");
 }
 
 #[cfg(feature = "messaging")]
