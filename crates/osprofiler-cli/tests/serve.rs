@@ -344,7 +344,7 @@ fn show_and_list_read_from_a_collector() {
 
     let file = dir.path().join("notifications.json");
     std::fs::write(&file, &body).unwrap();
-    for format in [&["--json"][..], &[], &["--dot"]] {
+    for format in [&["--json"][..], &[], &["--dot"], &["--html"]] {
         let mut from_file = vec!["trace", "show", file.to_str().unwrap()];
         from_file.extend_from_slice(format);
         let want = run(&from_file);
