@@ -1193,8 +1193,11 @@ trait InsertRaw: sqlx::Database {
 #[cfg(feature = "sqlite")]
 impl InsertRaw for sqlx::Sqlite {
     /// SQLite has one writer at a time, and the statement holds the write lock: the new rows
-    /// got the consecutive `seq` values ending at the last inserted one, so only when some
-    /// were repeats are their keys read back (by `seq`; `RETURNING` costs more per row).
+    /// got the `seq` values above every row before, up to the last inserted one, so only
+    /// when some were repeats are their keys read back: the `n` rows with the highest `seq`
+    /// up to that one (`RETURNING` costs more per row). Not the `seq` range of `n` values
+    /// ending there: `AUTOINCREMENT` spends a `seq` value on a repeat too, so a repeat
+    /// between two new rows leaves a gap among theirs.
     async fn insert_raw(
         conn: &mut Self::Connection,
         chunk: &[Incoming],
@@ -1214,10 +1217,10 @@ impl InsertRaw for sqlx::Sqlite {
         let last = done.last_insert_rowid();
         let rows = sqlx::query::<Self>(
             "SELECT base_id, trace_id, name FROM osprofiler_notifications \
-             WHERE seq > ? AND seq <= ?",
+             WHERE seq <= ? ORDER BY seq DESC LIMIT ?",
         )
-        .bind(last - n as i64)
         .bind(last)
+        .bind(n as i64)
         .fetch_all(&mut *conn)
         .await?;
         let mut keys = HashSet::with_capacity(rows.len());

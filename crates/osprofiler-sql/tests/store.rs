@@ -319,6 +319,41 @@ async fn duplicates_are_stored_once(kind: Option<Server>) {
     store.ping().await.unwrap();
 }
 
+/// A repeat between two new notifications of one batch: both new ones get their `data` row
+/// and count in the summary (SQLite's `AUTOINCREMENT` spends a `seq` on the repeat too, so
+/// the new rows' `seq` values are not consecutive).
+async fn a_repeat_between_new_ones_stores_both(kind: Option<Server>) {
+    let Some((store, db)) = store_on(kind).await else {
+        return;
+    };
+    let base = new_base_id();
+    let texts = sample_trace(&base);
+    let first = vec![texts[0].clone()];
+    store.ingest(incoming(&first)).await.unwrap();
+    let batch = vec![texts[1].clone(), texts[0].clone(), texts[2].clone()];
+    assert_eq!(
+        store.ingest(incoming(&batch)).await.unwrap(),
+        IngestOutcome {
+            accepted: 2,
+            duplicates: 1
+        }
+    );
+    let driver = get_driver(options(&db.cs())).await.unwrap();
+    let StoredTrace::Rows(rows) = driver.get_notifications(&base).await.unwrap() else {
+        panic!("the SQL driver reads rows")
+    };
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["wsgi-start", "rpc-start", "db-start"]);
+    let listed = store
+        .list(&TraceQuery {
+            limit: 10,
+            ..TraceQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed[0].notifications, 3);
+}
+
 async fn arrival_order_is_kept(kind: Option<Server>) {
     // Many notifications over several batches, whose trace ids and timestamps sort against
     // their arrival: both reads give them back as they came.
@@ -940,6 +975,10 @@ test_per_backend! {
     async duplicates_are_stored_once:
         sqlite_duplicates_are_stored_once(None),
         postgres_duplicates_are_stored_once(Some(Server::Postgres));
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async a_repeat_between_new_ones_stores_both:
+        sqlite_a_repeat_between_new_ones_stores_both(None),
+        postgres_a_repeat_between_new_ones_stores_both(Some(Server::Postgres));
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async data_is_made_with_the_index_pythons_reader_uses:
         sqlite_data_is_made_with_the_index_pythons_reader_uses(None),
