@@ -29,7 +29,7 @@
 //! for now (it has no `INSERT ... RETURNING` of ignored rows in MySQL, and MariaDB's form
 //! differs).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -669,7 +669,12 @@ impl TraceStore {
                     let (dialect, json_cast) = (inner.dialect, inner.json_cast);
                     let mut attempt = 1;
                     let flags = loop {
-                        match inner.pool.ingest(&unique, dialect, json_cast).await {
+                        let mut fresh_connection = KeptConnection::default();
+                        match inner
+                            .pool
+                            .ingest(&unique, dialect, json_cast, &mut fresh_connection)
+                            .await
+                        {
                             Ok(flags) => break flags,
                             Err(e) if attempt < INGEST_ATTEMPTS && is_retryable(&e) => {
                                 tracing::debug!(
@@ -1040,16 +1045,87 @@ struct WriteJob {
     reply: tokio::sync::oneshot::Sender<Result<usize, DriverError>>,
 }
 
+/// The connection a store's writer keeps from one transaction to the next: SQLite only
+/// (see [`write_in_groups`]).
+#[derive(Default)]
+struct KeptConnection {
+    #[cfg(feature = "sqlite")]
+    sqlite: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+}
+
+impl KeptConnection {
+    fn is_held(&self) -> bool {
+        let held = false;
+        #[cfg(feature = "sqlite")]
+        let held = held || self.sqlite.is_some();
+        held
+    }
+}
+
+/// Where a backend's writer keeps its connection in a [`KeptConnection`]; `None`: it takes
+/// one from the pool for each transaction.
+trait KeepsConnection: sqlx::Database {
+    fn slot(kept: &mut KeptConnection) -> Option<&mut Option<sqlx::pool::PoolConnection<Self>>>;
+}
+
+#[cfg(feature = "sqlite")]
+impl KeepsConnection for sqlx::Sqlite {
+    fn slot(kept: &mut KeptConnection) -> Option<&mut Option<sqlx::pool::PoolConnection<Self>>> {
+        Some(&mut kept.sqlite)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl KeepsConnection for sqlx::Postgres {
+    fn slot(_: &mut KeptConnection) -> Option<&mut Option<sqlx::pool::PoolConnection<Self>>> {
+        None
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl KeepsConnection for sqlx::MySql {
+    fn slot(_: &mut KeptConnection) -> Option<&mut Option<sqlx::pool::PoolConnection<Self>>> {
+        None
+    }
+}
+
 /// The SQLite writer: takes a batch and every batch waiting behind it (up to [`GROUP_MAX`]
 /// notifications), stores them in one transaction, and tells each its own count. A
 /// notification in two batches of a group counts for the first. A failed transaction fails
 /// every batch of the group (none of them is stored). Ends when the store is gone.
+///
+/// It writes on one connection, kept from one group to the next. A SQLite connection
+/// throws its whole page cache away when it finds that another connection wrote since its
+/// last transaction; the pool hands out its idle connections in turn, so a transaction on
+/// "any connection" started cold nearly every time and read back from the WAL the index
+/// pages the previous one had just written. The kept connection is given back when the
+/// pool closes (which waits for every connection) or a transaction fails.
 async fn write_in_groups(
     inner: Arc<Inner>,
     writer: Arc<tokio::sync::Mutex<()>>,
     mut jobs: tokio::sync::mpsc::Receiver<WriteJob>,
 ) {
-    while let Some(first) = jobs.recv().await {
+    let mut kept = KeptConnection::default();
+    let mut closing = on_pool!(&inner.pool, p, Db => p.close_event());
+    loop {
+        // The next batch; or, holding the connection, the pool's closing.
+        let next = std::future::poll_fn(|cx| {
+            if kept.is_held()
+                && std::future::Future::poll(std::pin::Pin::new(&mut closing), cx).is_ready()
+            {
+                return std::task::Poll::Ready(None);
+            }
+            jobs.poll_recv(cx).map(Some)
+        })
+        .await;
+        let first = match next {
+            None => {
+                kept = KeptConnection::default();
+                continue;
+            }
+            Some(None) => break,
+            Some(Some(job)) => job,
+        };
         let mut group = vec![first];
         let mut size = group[0].batch.len();
         while size < GROUP_MAX {
@@ -1086,9 +1162,12 @@ async fn write_in_groups(
             let _turn = writer.lock().await;
             inner
                 .pool
-                .ingest(&merged, inner.dialect, inner.json_cast)
+                .ingest(&merged, inner.dialect, inner.json_cast, &mut kept)
                 .await
         };
+        if result.is_err() {
+            kept = KeptConnection::default();
+        }
         match result {
             Ok(flags) => {
                 let mut counts = vec![0usize; replies.len()];
@@ -1165,20 +1244,51 @@ enum Fresh {
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 const INSERT_RAW: &str = "INSERT INTO osprofiler_notifications (base_id, trace_id, name, raw) ";
 
+/// [`INSERT_RAW`] on SQLite. `OR IGNORE` leaves out the same rows as `ON CONFLICT DO
+/// NOTHING` (the repeated keys: no value is ever null), and spares SQLite the statement
+/// journal of a multi-row `INSERT` that may stop halfway (a `NOT NULL` column may stop
+/// one under `ON CONFLICT DO NOTHING`, and undoing it alone needs that journal).
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+const INSERT_RAW_OR_IGNORE: &str =
+    "INSERT OR IGNORE INTO osprofiler_notifications (base_id, trace_id, name, raw) ";
+
+/// The statement inserting `chunk` into `osprofiler_notifications`: `insert` (with its
+/// repeats left out: [`INSERT_RAW`], which gets `ON CONFLICT DO NOTHING`, or
+/// [`INSERT_RAW_OR_IGNORE`]) and the rows.
 #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
-fn insert_raw_statement<'a, Db: sqlx::Database>(chunk: &'a [Incoming]) -> QueryBuilder<'a, Db>
+fn insert_raw_statement<'a, Db: sqlx::Database>(
+    insert: &str,
+    chunk: &'a [Incoming],
+) -> QueryBuilder<'a, Db>
 where
     &'a str: sqlx::Encode<'a, Db> + sqlx::Type<Db>,
+    Db::Arguments<'a>: sqlx::IntoArguments<'a, Db>,
 {
-    let mut insert = QueryBuilder::<Db>::new(INSERT_RAW);
-    insert.push_values(chunk, |mut b, n| {
+    let mut statement = builder::<Db>(insert, chunk.len(), 4);
+    statement.push_values(chunk, |mut b, n| {
         b.push_bind(n.base_id.as_str())
             .push_bind(n.trace_id.as_str())
             .push_bind(n.name.as_str())
             .push_bind(n.raw.get());
     });
-    insert.push(" ON CONFLICT DO NOTHING");
-    insert
+    if insert == INSERT_RAW {
+        statement.push(" ON CONFLICT DO NOTHING");
+    }
+    statement
+}
+
+/// A builder of a statement of `rows` rows of `columns` bound values after `init`, its text
+/// and its values given room for them all at once (not grown by doubling, bind after bind).
+fn builder<'a, Db: sqlx::Database>(init: &str, rows: usize, columns: usize) -> QueryBuilder<'a, Db>
+where
+    Db::Arguments<'a>: sqlx::IntoArguments<'a, Db>,
+{
+    // `(?, ?, ?), ` or `($1234, $1235, $1236), `.
+    let mut sql = String::with_capacity(init.len() + rows * (4 + columns * 8) + 64);
+    sql.push_str(init);
+    let mut arguments = <Db::Arguments<'a> as Default>::default();
+    sqlx::Arguments::reserve(&mut arguments, rows * columns, rows * columns * 64);
+    QueryBuilder::with_arguments(sql, arguments)
 }
 
 /// Inserts a chunk into `osprofiler_notifications`, repeats left out, in one statement, and
@@ -1196,13 +1306,13 @@ impl InsertRaw for sqlx::Sqlite {
     /// got the `seq` values above every row before, up to the last inserted one, so only
     /// when some were repeats are their keys read back: the `n` rows with the highest `seq`
     /// up to that one (`RETURNING` costs more per row). Not the `seq` range of `n` values
-    /// ending there: `AUTOINCREMENT` spends a `seq` value on a repeat too, so a repeat
+    /// ending there: `AUTOINCREMENT` spends a `seq` value on each repeat too, so a repeat
     /// between two new rows leaves a gap among theirs.
     async fn insert_raw(
         conn: &mut Self::Connection,
         chunk: &[Incoming],
     ) -> Result<Fresh, sqlx::Error> {
-        let done = insert_raw_statement::<Self>(chunk)
+        let done = insert_raw_statement::<Self>(INSERT_RAW_OR_IGNORE, chunk)
             .build()
             .persistent(chunk.len() == ROWS_PER_STATEMENT)
             .execute(&mut *conn)
@@ -1240,7 +1350,7 @@ impl InsertRaw for sqlx::Postgres {
         conn: &mut Self::Connection,
         chunk: &[Incoming],
     ) -> Result<Fresh, sqlx::Error> {
-        let mut insert = insert_raw_statement::<Self>(chunk);
+        let mut insert = insert_raw_statement::<Self>(INSERT_RAW, chunk);
         insert.push(" RETURNING base_id, trace_id, name");
         let rows = insert
             .build()
@@ -1373,12 +1483,15 @@ impl Pool {
         })
     }
 
-    /// One batch, in one transaction: returns how many notifications were new.
+    /// One batch, in one transaction: returns which notifications were new. The
+    /// transaction runs on the connection kept in `kept` when the backend keeps one (the
+    /// SQLite writer; taken from the pool the first time), else on one from the pool.
     async fn ingest(
         &self,
         batch: &[Incoming],
         dialect: Dialect,
         json_cast: Option<&str>,
+        kept: &mut KeptConnection,
     ) -> Result<Vec<bool>, sqlx::Error> {
         let (least, greatest) = match dialect {
             Dialect::Postgres => ("LEAST", "GREATEST"),
@@ -1395,7 +1508,16 @@ impl Pool {
              errors = osprofiler_traces.errors + excluded.errors"
         );
         on_pool!(self, p, Db => {
-            let mut tx = p.begin().await?;
+            let mut tx = match <Db as KeepsConnection>::slot(kept) {
+                Some(slot) => {
+                    let conn = match slot.take() {
+                        Some(c) => c,
+                        None => p.acquire().await?,
+                    };
+                    sqlx::Connection::begin(&mut **slot.insert(conn)).await?
+                }
+                None => p.begin().await?,
+            };
             // 1. The notifications as received; which of them were new comes back.
             let mut fresh: Vec<&Incoming> = Vec::with_capacity(batch.len());
             let mut flags: Vec<bool> = Vec::with_capacity(batch.len());
@@ -1427,7 +1549,7 @@ impl Pool {
             }
             // 2. Python's `data` rows, in arrival order.
             for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = QueryBuilder::<Db>::new(crate::INSERT_PREFIX);
+                let mut insert = builder::<Db>(crate::INSERT_PREFIX, chunk.len(), 9);
                 insert.push_values(chunk, |mut b, n| {
                     crate::push_data_row!(
                         b,
@@ -1451,17 +1573,33 @@ impl Pool {
             }
             // 3. The summaries, and 4. the tags, in key order (fewer lock waits between
             // collectors sharing a database).
-            let mut summaries: std::collections::BTreeMap<&str, Summary> = Default::default();
-            let mut tags: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+            // A trace's notifications mostly come one after another: a notification of the
+            // previous one's trace takes its summary without a lookup, and leaves out the
+            // tags the previous one had.
+            let mut summaries: Vec<(&str, Summary)> = Vec::new();
+            let mut at: HashMap<&str, usize> = HashMap::new();
+            let mut tags: HashSet<(&str, &str, &str)> = HashSet::new();
+            let mut previous: Option<(&Incoming, usize)> = None;
             for n in &fresh {
-                let s = summaries.entry(n.base_id.as_str()).or_insert_with(|| Summary {
-                    first_us: n.micros,
-                    first_ts: n.timestamp.clone(),
-                    last_us: n.micros,
-                    notifications: 0,
-                    points: 0,
-                    errors: 0,
-                });
+                let same = previous.filter(|(p, _)| p.base_id == n.base_id);
+                let i = match same {
+                    Some((_, i)) => i,
+                    None => *at.entry(n.base_id.as_str()).or_insert_with(|| {
+                        summaries.push((
+                            n.base_id.as_str(),
+                            Summary {
+                                first_us: n.micros,
+                                first_ts: n.timestamp.clone(),
+                                last_us: n.micros,
+                                notifications: 0,
+                                points: 0,
+                                errors: 0,
+                            },
+                        ));
+                        summaries.len() - 1
+                    }),
+                };
+                let s = &mut summaries[i].1;
                 if n.micros < s.first_us {
                     s.first_us = n.micros;
                     s.first_ts = n.timestamp.clone();
@@ -1470,15 +1608,31 @@ impl Pool {
                 s.notifications += 1;
                 s.points += i64::from(n.name.ends_with("-start"));
                 s.errors += i64::from(n.error);
-                for (kind, value) in [("project", &n.project), ("service", &n.service), ("host", &n.host)] {
+                let known = same.map(|(p, _)| [&p.project, &p.service, &p.host]);
+                let values = [("project", &n.project), ("service", &n.service), ("host", &n.host)];
+                for (k, (kind, value)) in values.into_iter().enumerate() {
                     if let Some(v) = value {
-                        tags.insert((kind, v.as_str(), n.base_id.as_str()));
+                        if known.is_none_or(|known| known[k] != value) {
+                            tags.insert((kind, v.as_str(), n.base_id.as_str()));
+                        }
                     }
                 }
+                previous = Some((*n, i));
             }
-            let summaries: Vec<(&str, Summary)> = summaries.into_iter().collect();
+            summaries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut tags: Vec<(&str, &str, &str)> = tags.into_iter().collect();
+            tags.sort_unstable();
+            // On SQLite every statement of 3. and 4. goes in one call (one trip to the
+            // connection's thread and back instead of one each; they are prepared each time
+            // anyway); PostgreSQL takes one statement per prepared call.
+            let sqlite = dialect == Dialect::Sqlite;
+            let mut insert = QueryBuilder::<Db>::new("");
+            let mut pending = false;
             for chunk in summaries.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = QueryBuilder::<Db>::new(
+                if pending {
+                    insert.push("; ");
+                }
+                insert.push(
                     "INSERT INTO osprofiler_traces \
                      (base_id, first_us, first_ts, last_us, notifications, points, errors) ",
                 );
@@ -1492,17 +1646,35 @@ impl Pool {
                         .push_bind(s.errors);
                 });
                 insert.push(&upsert);
-                insert.build().persistent(false).execute(&mut *tx).await?;
+                pending = true;
+                if !sqlite {
+                    insert.build().persistent(false).execute(&mut *tx).await?;
+                    insert.reset();
+                    pending = false;
+                }
             }
-            let tags: Vec<(&str, &str, &str)> = tags.into_iter().collect();
             for chunk in tags.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = QueryBuilder::<Db>::new(
-                    "INSERT INTO osprofiler_trace_tags (kind, value, base_id) ",
-                );
+                if pending {
+                    insert.push("; ");
+                }
+                // `OR IGNORE` on SQLite: see `INSERT_RAW_OR_IGNORE`.
+                insert.push(if sqlite {
+                    "INSERT OR IGNORE INTO osprofiler_trace_tags (kind, value, base_id) "
+                } else {
+                    "INSERT INTO osprofiler_trace_tags (kind, value, base_id) "
+                });
                 insert.push_values(chunk, |mut b, (kind, value, base_id)| {
                     b.push_bind(*kind).push_bind(*value).push_bind(*base_id);
                 });
-                insert.push(" ON CONFLICT DO NOTHING");
+                pending = true;
+                if !sqlite {
+                    insert.push(" ON CONFLICT DO NOTHING");
+                    insert.build().persistent(false).execute(&mut *tx).await?;
+                    insert.reset();
+                    pending = false;
+                }
+            }
+            if pending {
                 insert.build().persistent(false).execute(&mut *tx).await?;
             }
             tx.commit().await?;

@@ -204,11 +204,24 @@ impl Target {
     }
 
     /// Settings for the collector's store, which writes big batches all the time. On a
-    /// SQLite file: a 64 MiB page cache per connection (the indexes outgrow the default
-    /// 2 MiB soon); the file read through a memory map of up to 1 GiB (no copy per page
-    /// read); no checkpoint by the writer at commit before the WAL holds 100,000 pages
-    /// (400 MiB; the store checkpoints in the background instead, see `store.rs`); 4
-    /// connections (a writer, readers, the checkpoint).
+    /// SQLite file:
+    ///
+    /// - a 16 MiB page cache per connection (the indexes outgrow the default 2 MiB soon),
+    ///   in which a transaction may change up to 64 MiB of pages before it writes some to
+    ///   the WAL early (`cache_spill`: a group of batches changes thousands of pages). Not
+    ///   more: a transaction that splits a B-tree page (every batch does, its ids being
+    ///   random) renumbers pages through a page number far past the end of the file, and
+    ///   the commit then walks every page the cache holds to drop those past the end; with
+    ///   64 MiB that walk was the writer's costliest function. Readers lose little: a
+    ///   reader's cache starts empty after every write anyway, and the file is mapped;
+    /// - the file read through a memory map of up to 1 GiB (no copy per page read);
+    /// - no checkpoint by the writer at commit before the WAL holds 100,000 pages (400 MiB;
+    ///   the store checkpoints in the background instead, see `store.rs`);
+    /// - temporary files in memory: a multi-row `INSERT` keeps a statement journal (the
+    ///   pages it changes, as they were, to undo that statement alone), which SQLite moves
+    ///   to a temporary file past 64 KiB, and a batch of 500 goes past it. That journal is
+    ///   not the WAL: what a commit makes durable is unchanged;
+    /// - 4 connections (a writer, readers, the checkpoint).
     pub(super) fn tune_for_collector(&mut self) {
         match self {
             #[cfg(feature = "sqlite")]
@@ -216,9 +229,11 @@ impl Target {
                 t.options = t
                     .options
                     .clone()
-                    .pragma("cache_size", "-65536")
+                    .pragma("cache_size", "-16384")
+                    .pragma("cache_spill", "-65536")
                     .pragma("mmap_size", "1073741824")
-                    .pragma("wal_autocheckpoint", "100000");
+                    .pragma("wal_autocheckpoint", "100000")
+                    .pragma("temp_store", "MEMORY");
                 t.connections = 4;
             }
             #[allow(unreachable_patterns)]
