@@ -14,10 +14,12 @@
 //! | `GET /api/v1/openapi.json` | the OpenAPI 3 document of these routes |
 //! | `GET /healthz` | `200` when the store answers, else `503` |
 //! | `GET /metrics` | counters in Prometheus' text format ([`Metrics`]) |
+//! | `GET /`, `/traces/{base_id}`, `/compare/{a}/{b}`, `/ui/{file}` | the web UI (docs/ui.md): the trace list, a trace, two traces compared, and the UI's files, with `ETag` revalidation |
 //!
 //! With a token configured ([`CollectorConfig::token`]), the `/api/v1/notifications` and
 //! `/api/v1/traces...` routes require `Authorization: Bearer TOKEN` (compared in constant
-//! time) and answer `401` otherwise; `/healthz`, `/metrics` and the OpenAPI document do not.
+//! time) and answer `401` otherwise; `/healthz`, `/metrics`, the OpenAPI document and the
+//! UI's pages (which hold no trace data: they call the API from the browser) do not.
 //! The token is never logged nor printed by `Debug`.
 //!
 //! ```no_run
@@ -38,6 +40,7 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 mod metrics;
+mod ui;
 
 use std::fmt;
 use std::sync::Arc;
@@ -338,6 +341,7 @@ impl Collector {
             router = router.route(path, self.route(method, path));
         }
         router
+            .merge(ui::routes())
             .fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") })
             .with_state(self.shared.clone())
     }

@@ -741,3 +741,49 @@ async fn retention_deletes_old_traces_in_the_background() {
         json!([])
     );
 }
+
+#[tokio::test]
+async fn the_ui_is_served_without_a_token_and_revalidated_by_etag() {
+    let f = fixture(Some("s3cret"), None).await;
+    // The pages hold no data: no token needed; the API they call still wants it.
+    for (path, shell) in [
+        ("/", "list.html"),
+        ("/traces/some-id", "trace.html"),
+        ("/compare/a/b", "compare.html"),
+    ] {
+        let page = f.get(path, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.body, osprofiler_ui::page(shell).unwrap().as_bytes());
+        assert!(page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    assert_eq!(
+        f.get("/api/v1/traces", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Every file the pages link is served, with its type and ETag; a revalidation with that
+    // ETag gets an empty 304.
+    for asset in osprofiler_ui::assets() {
+        let path = format!("/ui/{}", asset.name);
+        let got = f.get(&path, None).await;
+        assert_eq!(got.status, StatusCode::OK, "{path}");
+        assert_eq!(got.body, asset.bytes, "{path}");
+        assert_eq!(got.headers[header::CONTENT_TYPE], asset.content_type);
+        assert_eq!(got.headers[header::ETAG], asset.etag);
+        let again = f
+            .send(
+                Request::get(&path)
+                    .header(header::IF_NONE_MATCH, asset.etag)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
+        assert!(again.body.is_empty());
+    }
+    let missing = f.get("/ui/nope.js", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "no such UI file");
+}

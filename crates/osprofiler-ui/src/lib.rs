@@ -125,7 +125,10 @@ const REPORT_MARK: &str = "<!--OSPROFILER_REPORT-->";
 ///
 /// Fails with [`io::ErrorKind::InvalidData`] if `trace.html` links a file that is not an asset,
 /// refers to `/ui/` in a line it cannot inline, or has no report marker.
-pub fn write_offline_trace_page(out: &mut impl Write, report_json: &[u8]) -> io::Result<()> {
+pub fn write_offline_trace_page<W: Write + ?Sized>(
+    out: &mut W,
+    report_json: &[u8],
+) -> io::Result<()> {
     let template = page("trace.html").ok_or_else(|| invalid("trace.html is not UTF-8".into()))?;
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut reported = false;
