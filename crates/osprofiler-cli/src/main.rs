@@ -34,7 +34,10 @@ enum Command {
     /// Show, list and start traces.
     #[command(subcommand)]
     Trace(TraceCommand),
-    /// Run a small traced workload in this process, store it, and show its trace.
+    /// Run a collector and example services in this process, trace signed requests through
+    /// them, show a trace and serve the web UI until Ctrl-C (with --connection-string: store
+    /// one trace and exit).
+    #[command(after_help = demo::live::HELP)]
     Demo(DemoArgs),
     /// Run the centralized collector: take notifications over HTTP (and AMQP), store them, serve
     /// traces.
@@ -236,9 +239,39 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct DemoArgs {
-    /// Where to store the demo trace.
-    #[command(flatten)]
-    connection: Connection,
+    /// Instead of running the services and the collector: store one demo trace in CS, show
+    /// it and exit (for scripts). CS is a driver's connection string, e.g. sqlite://PATH,
+    /// postgresql://USER@HOST/DB, redis://HOST:6379, messaging:// (with --transport-url),
+    /// otlp://HOST:4318 (write only), http://HOST:9411 (a collector, `osprofiler serve`).
+    /// $OSPROFILER_CONNECTION_STRING is not read here: without this option the demo runs.
+    #[arg(long = "connection-string", value_name = "CS")]
+    connection_string: Option<String>,
+    /// Oslo.messaging transport URL of RabbitMQ. Without --connection-string: the broker the
+    /// demo's RPC goes over when it answers within 2 s (default
+    /// amqp://guest:guest@127.0.0.1:5672/; else the RPC runs in process). With
+    /// --connection-string messaging://: where the trace is sent.
+    /// Defaults to $OSPROFILER_TRANSPORT_URL if set.
+    #[arg(
+        long = "transport-url",
+        value_name = "URL",
+        env = "OSPROFILER_TRANSPORT_URL",
+        hide_env_values = true,
+        value_parser = options::TransportUrlParser
+    )]
+    transport_url: Option<String>,
+    /// With --connection-string http://...: the collector's bearer token.
+    /// Defaults to $OSPROFILER_COLLECTOR_TOKEN if set.
+    #[arg(
+        long = "token",
+        value_name = "TOKEN",
+        env = "OSPROFILER_COLLECTOR_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Without --connection-string: the collector's address, HOST:PORT [default:
+    /// 127.0.0.1:9411, or a free loopback port when it is taken]. Port 0 takes a free port.
+    #[arg(long, value_name = "ADDR", conflicts_with = "connection_string")]
+    listen: Option<String>,
 }
 
 impl Connection {
@@ -340,7 +373,17 @@ fn main() -> ExitCode {
             Command::Trace(TraceCommand::Start(a)) => {
                 start::start(&a.hmac_key, a.base_id.as_deref(), a.parent_id.as_deref())
             }
-            Command::Demo(a) => demo::run(a.connection.driver_options(None)).await,
+            Command::Demo(a) => match a.connection_string {
+                Some(connection_string) => {
+                    let connection = Connection {
+                        connection_string,
+                        transport_url: a.transport_url,
+                        token: a.token,
+                    };
+                    demo::run(connection.driver_options(None)).await
+                }
+                None => demo::live::run(a.listen.as_deref(), a.transport_url.as_deref()).await,
+            },
             Command::Serve(a) => {
                 let given = serve::ServeSettings {
                     listen: a.listen,

@@ -202,7 +202,13 @@ fn demo_into_the_default_store() {
             .output()
             .unwrap()
     };
-    let o = with_home(&["demo"]);
+    // Plain `demo` keeps serving until Ctrl-C (tests/demo.rs); with the default store named,
+    // it stores its trace there and exits.
+    let cs = format!(
+        "sqlite://{}",
+        home.path().join("data/osprofiler/traces.sqlite").display()
+    );
+    let o = with_home(&["demo", "--connection-string", &cs]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let line = out

@@ -22,6 +22,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -31,7 +32,8 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 use osprofiler::driver::mask_password;
-use osprofiler::{rpc, ProfilerExt, TraceId};
+use osprofiler::rpc::{TraceInfo, TRACE_INFO_KEY};
+use osprofiler::{rpc, Notifier, Profiler, ProfilerExt, TraceId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -102,6 +104,14 @@ impl RpcReply {
             .map_err(|e| RpcReply::failure("TypeError", e.to_string()))
     }
 
+    /// The caller's view of the reply: the result, or the server's failure as an error.
+    pub fn into_result(self) -> Result<Value, RpcError> {
+        match self.failure {
+            Some(failure) => Err(RpcError::Remote(failure)),
+            None => Ok(self.result),
+        }
+    }
+
     /// A failed call.
     pub fn failure(class: impl Into<String>, message: impl Into<String>) -> Self {
         RpcReply {
@@ -141,6 +151,41 @@ pub enum RpcError {
     /// The reply was not an [`RpcReply`].
     #[error("malformed reply: {0}")]
     BadReply(String),
+}
+
+/// Who calls, as every caller of the examples puts it in the request context (the trace is
+/// added per call).
+pub fn caller_context() -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert("user_id".into(), Value::String("demo".into()));
+    context.insert("project_id".into(), Value::String("demo".into()));
+    context
+}
+
+/// The callee's profiler for a request `context` (nova's `ProfilerRequestContextSerializer`):
+/// takes `trace_info` out of the context and, when its key is one of `hmac_keys` (any key
+/// with `trust_bus`), makes the profiler that joins the caller's trace. The profiler reports
+/// to `notifier`, else to the process-wide notifier: a program that runs several services
+/// gives each its own, as [`rpc::extract_known`] cannot.
+pub fn callee_profiler(
+    context: &mut Map<String, Value>,
+    hmac_keys: &[&str],
+    trust_bus: bool,
+    notifier: Option<&Arc<dyn Notifier>>,
+) -> Option<Profiler> {
+    let info = TraceInfo::from_value(&context.remove(TRACE_INFO_KEY)?)?;
+    if !trust_bus && !hmac_keys.contains(&info.hmac_key.as_str()) {
+        return None;
+    }
+    Some(match notifier {
+        Some(notifier) => Profiler::with_notifier(
+            &info.hmac_key,
+            Some(&info.base_id),
+            Some(&info.parent_id),
+            notifier.clone(),
+        ),
+        None => info.into_profiler(),
+    })
 }
 
 /// Connects to `url` within `timeout`; errors name the URL with its password masked.
@@ -234,16 +279,13 @@ impl RpcClient {
             )
             .await
             .map_err(err)?;
-        let mut context = Map::new();
-        context.insert("user_id".into(), Value::String("demo".into()));
-        context.insert("project_id".into(), Value::String("demo".into()));
         Ok(RpcClient {
             url: url.to_owned(),
             queue: queue.to_owned(),
             channel,
             replies,
             timeout,
-            context,
+            context: caller_context(),
         })
     }
 
@@ -306,10 +348,7 @@ impl RpcClient {
         };
         let reply: RpcReply =
             serde_json::from_slice(&data).map_err(|e| RpcError::BadReply(e.to_string()))?;
-        match reply.failure {
-            Some(failure) => Err(RpcError::Remote(failure)),
-            None => Ok(reply.result),
-        }
+        reply.into_result()
     }
 }
 
@@ -323,6 +362,7 @@ pub struct RpcServer {
     hmac_keys: Vec<String>,
     trust_bus: bool,
     max_requests: Option<u64>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl RpcServer {
@@ -369,7 +409,15 @@ impl RpcServer {
             hmac_keys,
             trust_bus: false,
             max_requests: None,
+            notifier: None,
         })
+    }
+
+    /// Sends the points of the requests it serves to `notifier` instead of the process-wide
+    /// one (one pipeline per service when several run in one process).
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Takes any trace from a request's context, whatever its key (what OpenStack services
@@ -420,11 +468,12 @@ impl RpcServer {
             };
             let reply = match serde_json::from_slice::<RpcRequest>(&delivery.data) {
                 Ok(mut request) => {
-                    let profiler = if self.trust_bus {
-                        rpc::extract(&mut request.context)
-                    } else {
-                        rpc::extract_known(&mut request.context, &keys)
-                    };
+                    let profiler = callee_profiler(
+                        &mut request.context,
+                        &keys,
+                        self.trust_bus,
+                        self.notifier.as_ref(),
+                    );
                     handler(request.method, request.args)
                         .with_profiler(profiler)
                         .await

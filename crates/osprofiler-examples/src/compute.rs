@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::amqp::{RpcClient, RpcError, RpcReply};
+use crate::amqp::{RpcError, RpcReply};
+use crate::transport::Caller;
 
 /// A method failed on the server.
 #[derive(Debug, thiserror::Error)]
@@ -129,13 +130,16 @@ pub async fn dispatch(
 /// `rpc` point in the caller's trace whose child is the server's point.
 #[derive(Debug)]
 pub struct ComputeApi {
-    client: RpcClient,
+    client: Caller,
 }
 
 impl ComputeApi {
-    /// The API over an RPC client of the compute server's queue.
-    pub fn new(client: RpcClient) -> Self {
-        ComputeApi { client }
+    /// The API over a caller of the compute server: an RPC client of its queue, or a server
+    /// of this process.
+    pub fn new(client: impl Into<Caller>) -> Self {
+        ComputeApi {
+            client: client.into(),
+        }
     }
 
     /// Closes the RPC client's channel (at shutdown).

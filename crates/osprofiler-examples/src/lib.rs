@@ -16,6 +16,10 @@
 //! - [`worker`]: the worker reached over RPC, binary `worker`;
 //! - [`conductor`]: the database layer, the only one with SQL (`osprofiler_sqlx`), binary
 //!   `dbsvc`.
+//!
+//! [`transport`] lets the callers reach a server of the same process instead of a queue:
+//! `osprofiler demo` runs the three services as tasks of one process, over RabbitMQ when one
+//! answers and in process otherwise.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +28,7 @@ pub mod api;
 pub mod compute;
 pub mod conductor;
 pub mod service;
+pub mod transport;
 pub mod worker;
 
 use osprofiler::driver::default_connection_string;

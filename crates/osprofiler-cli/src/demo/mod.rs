@@ -1,11 +1,23 @@
-//! `osprofiler demo`: a small traced workload run in this process, the way a service would
-//! be profiled, then stored and shown.
+//! `osprofiler demo`, in two modes.
 //!
+//! Without `--connection-string` ([`live`]): a collector and the example services of
+//! `crates/osprofiler-examples` run in this process, signed requests go through them, and the
+//! traces are served in the web UI until Ctrl-C.
+//!
+//! With `--connection-string CS` (this module, for scripts): a small traced workload run in
+//! this process, the way a service would be profiled, stored in CS and shown, then exit.
 //! Two "services" share the process: `api` (an HTTP handler: a `wsgi` point, `db` calls, an
 //! outgoing `http` call, tasks spawned with [`osprofiler::profiler::spawn`]) and `compute`
 //! (reached by an RPC whose request context carries the trace, as nova's does: `rpc` and
 //! parallel `driver` points, one of which fails). Each service has its own notifier pipeline
-//! to the same store, as two processes would.
+//! to the same store, as two processes would. Its code stays in this module: the trace names
+//! its functions by their path (`osprofiler::demo::Db::instance_create`).
+
+mod client;
+mod collector;
+pub mod live;
+mod services;
+mod wait;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +42,7 @@ use crate::show::{emit, Format, ShownReport};
 const HMAC_KEY: &str = "SECRET_KEY";
 const PROJECT: &str = "demo";
 
-/// Runs the demo, stores it through `options` (the connection string, and the broker of
+/// Runs the scripts' demo, stores it through `options` (the connection string, and the broker of
 /// `messaging://`), prints its tree and how to see it again.
 pub async fn run(mut options: DriverOptions) -> Result<()> {
     let connection_string = options.connection_string.clone();
