@@ -79,6 +79,9 @@ fi
 # headless browser).
 command -v dot >/dev/null || apt_install graphviz
 command -v chromium >/dev/null || apt_install chromium
+# playwright-core, which drives that Chromium in the web UI's browser tests
+# (crates/osprofiler-cli/tests/ui_browser.rs), pinned by crates/osprofiler-ui/e2e/package-lock.json.
+npm ci --prefix "$ROOT/crates/osprofiler-ui/e2e" --no-audit --no-fund --loglevel=error
 
 # Python OSprofiler 4.4.0 and friends, for the interop tests.
 "$ROOT/scripts/python-venv.sh"

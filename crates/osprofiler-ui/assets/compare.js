@@ -9,6 +9,11 @@
  * Trace data is untrusted: it reaches the DOM only as text nodes and attribute values.
  * Large traces stay fast: tables show a page of rows at a time and the timelines draw only
  * the rows in view on a canvas the size of the view.
+ *
+ * Stable hooks (the browser tests, crates/osprofiler-ui/e2e/ui.test.mjs, rely on these):
+ *   #compare-summary; tables #by-kind, #by-service, #by-name (rows tr[data-key]);
+ *   lists #only-in-a, #only-in-b; canvases #timeline-a, #timeline-b; #compare-filter;
+ *   #compare-loading while loading, #error when a trace cannot be loaded
  */
 'use strict';
 

@@ -2,6 +2,13 @@
 // so a filtered list can be linked and reloaded; a paged table of traces, newest first; a
 // scatter plot of duration over time; two traces picked for the compare page.
 // Every value from the API goes into the DOM as text (textContent), never as markup.
+//
+// Stable hooks (the browser tests, crates/osprofiler-ui/e2e/ui.test.mjs, rely on these):
+//   #filters: #f-error #f-service #f-project #f-host #f-since #f-until #f-min-duration #f-q,
+//             #apply (submit), #clear; the filters are also the page URL's query
+//   #traces tbody tr[data-base-id]   a trace; td.time (title: UTC), td.base-id a (its page),
+//                                    td.errors.some (has errors), input.pick (to compare)
+//   #compare (enabled with two picks), #picked, #scatter (canvas), #status, #prev-page, #next-page
 "use strict";
 
 (function () {

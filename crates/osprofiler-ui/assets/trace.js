@@ -321,10 +321,12 @@
       h('span', { className: 'sep' }),
       buildDepthControl(),
       h('span', { className: 'sep' }),
+      // The count after the buttons: its text changes width ("1 error", "error 1 of 1"),
+      // which must not move a button from under the pointer between two clicks.
       h('span', { className: 'errors-nav' + (S.errors.length ? ' has-errors' : '') },
-        S.el.errorCount,
         h('button', { id: 'prev-error', title: 'previous error (N)', on: { click: () => jumpError(-1) } }, '▲'),
-        h('button', { id: 'next-error', title: 'next error (n)', on: { click: () => jumpError(1) } }, '▼')),
+        h('button', { id: 'next-error', title: 'next error (n)', on: { click: () => jumpError(1) } }, '▼'),
+        S.el.errorCount),
       h('span', { className: 'sep' }),
       h('label', { title: 'show only the critical path (and its ancestors)' }, S.el.criticalOnly, 'critical path only'),
       h('span', { className: 'grow' }),
@@ -585,6 +587,7 @@
     row.service.textContent = serviceName(p.service);
     row.label.textContent = p.label;
     row.errBadge.textContent = p.errorType;
+    row.errBadge.title = p.error ? p.errorType + (p.errorMessage ? ': ' + p.errorMessage : '') : '';
     row.errBadge.hidden = !p.error;
     row.skew.hidden = !p.skew;
     if (p.skew) {
@@ -1086,6 +1089,8 @@
       infoSection('Stop info', 'details-stop-info', p.stopInfo),
       rawSection('Raw start notification', 'details-raw-start', p.rawStart),
       rawSection('Raw stop notification', 'details-raw-stop', p.rawStop)));
+    // The pane is reused: a newly selected point is shown from its top.
+    box.scrollTop = 0;
   }
 
   /** " (2026-11-25 04:59:10.043059 UTC)" when the trace has real timestamps. */
