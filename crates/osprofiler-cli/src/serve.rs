@@ -188,16 +188,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let store_cs = settings.store.clone().unwrap_or_else(default_store);
     let masked = mask_password(&store_cs);
-    let store = TraceStore::open(&store_cs).await.map_err(|e| {
-        // The store's errors name it (masked); say it once.
-        let e = e.to_string();
-        if e.contains(&masked) {
-            anyhow!("the collector's store: {e}")
-        } else {
-            anyhow!("the collector's store {masked}: {e}")
-        }
-    })?;
-    let store = Arc::new(store);
+    let store = Arc::new(open_store(&store_cs).await?);
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -315,9 +306,23 @@ async fn start_amqp(
     }
 }
 
+/// Opens the collector's store `store_cs`; its error names the store once, password masked.
+pub(crate) async fn open_store(store_cs: &str) -> anyhow::Result<TraceStore> {
+    let masked = mask_password(store_cs);
+    TraceStore::open(store_cs).await.map_err(|e| {
+        // The store's errors name it (masked); say it once.
+        let e = e.to_string();
+        if e.contains(&masked) {
+            anyhow!("the collector's store: {e}")
+        } else {
+            anyhow!("the collector's store {masked}: {e}")
+        }
+    })
+}
+
 /// A future that resolves at the first SIGTERM or Ctrl-C (SIGINT). The handlers are
 /// installed now, so a signal that comes before the future is polled counts.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -60,16 +60,7 @@ impl RunningCollector {
 pub async fn start(listen: Option<&str>) -> Result<RunningCollector> {
     let store_cs = default_store();
     let masked = mask_password(&store_cs);
-    let traces = TraceStore::open(&store_cs).await.map_err(|e| {
-        // The store's errors name it (masked); say it once.
-        let e = e.to_string();
-        if e.contains(&masked) {
-            anyhow!("the collector's store: {e}")
-        } else {
-            anyhow!("the collector's store {masked}: {e}")
-        }
-    })?;
-    let traces = Arc::new(traces);
+    let traces = Arc::new(crate::serve::open_store(&store_cs).await?);
     let bound = bind(listen).await;
     let (listener, fallback) = match bound {
         Ok(b) => b,

@@ -3,7 +3,6 @@
 //! trace is printed with its address in the web UI, and the collector keeps serving until
 //! Ctrl-C or SIGTERM.
 
-use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -54,7 +53,7 @@ pub async fn run(listen: Option<&str>, transport_url: Option<&str>) -> Result<()
         );
     }
     // Handled from the start: a signal while things start stops them cleanly.
-    let mut shutdown = Box::pin(shutdown_signal()?);
+    let mut shutdown = Box::pin(crate::serve::shutdown_signal()?);
     let collector = collector::start(listen).await?;
     let collector_url = collector.url();
     let started = tokio::select! {
@@ -227,29 +226,4 @@ async fn exercise(collector: &RunningCollector, services: &Services) -> Result<(
     );
     println!("  all traces:  {}/", collector.url());
     Ok(())
-}
-
-/// A future that resolves at the first SIGTERM or Ctrl-C (SIGINT). The handlers are
-/// installed now, so a signal that comes before the future is polled counts.
-fn shutdown_signal() -> Result<impl Future<Output = ()>> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        })
-    }
 }
