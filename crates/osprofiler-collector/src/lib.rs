@@ -402,15 +402,24 @@ impl Shared {
 }
 
 /// Gives tower-http's `413` (refused on its `Content-Length`) a JSON body like ours, and
-/// counts it.
+/// counts it. Every `413` closes the connection (`Connection: close`): the rest of the body
+/// is left unread, so the connection cannot carry another request, and a client that reused
+/// it would write into a closed socket.
 async fn json_too_large(State(shared): State<Arc<Shared>>, response: Response) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+    let mut response = if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
         shared.metrics.rejected("too_large");
-        return error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large");
+        error_response(StatusCode::PAYLOAD_TOO_LARGE, "the body is too large")
+    } else {
+        response
+    };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

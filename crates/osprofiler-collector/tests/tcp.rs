@@ -62,12 +62,16 @@ async fn round_trip(url: &str) {
     assert_eq!(r.status().as_u16(), 401);
     let r = post(body.clone(), Some("wrong")).await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    // Over the limit: `413` as soon as the headers are read. The server then closes the
-    // connection with the body's rest unread, and the kernel may answer that with a reset that
-    // reaches the client before the response does; so the answer is a `413` or a connection
-    // cut short, never anything else (tests/api.rs checks the `413` itself, in process).
+    // Over the limit: `413` as soon as the headers are read, and the connection closed (the
+    // next request takes a new one). The body's rest is unread then, and the kernel may answer
+    // that with a reset that reaches the client before the response does; so the answer is a
+    // `413` or a connection cut short, never anything else (tests/api.rs checks the `413`
+    // itself, in process).
     match post("x".repeat(65 << 10), Some(TOKEN)).await {
-        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        Ok(r) => {
+            assert_eq!(r.status().as_u16(), 413);
+            assert_eq!(r.headers()["connection"], "close");
+        }
         Err(e) => assert!(
             e.is_request() && !e.is_timeout(),
             "not a connection cut short: {e:?}"
