@@ -402,23 +402,7 @@ fn show_and_list_read_from_a_collector() {
 #[cfg(feature = "messaging")]
 fn publish_ours(url: &str, tag: &str, n: usize) {
     use osprofiler::driver::{Driver, DriverOptions};
-    let notes: Vec<osprofiler::Notification> = (0..n)
-        .map(|i| {
-            let mut info = osprofiler::Info::new();
-            info.insert("host".into(), Value::from("rust-host"));
-            let base = format!("{tag}-{}", i / 10);
-            osprofiler::Notification {
-                name: format!("db-{}", if i % 2 == 0 { "start" } else { "stop" }),
-                base_id: base.clone(),
-                trace_id: format!("{base}-p{}", (i % 10) / 2),
-                parent_id: base,
-                timestamp: format!("2026-12-06T10:00:00.{:06}", i % 1_000_000),
-                info,
-                project: Some("proj".into()),
-                service: Some("svc".into()),
-            }
-        })
-        .collect();
+    let notes = osprofiler_testkit::notifications(tag, n);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

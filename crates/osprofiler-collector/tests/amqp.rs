@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use osprofiler_collector::amqp::{AmqpConfig, AmqpIngest};
 use osprofiler_collector::{Collector, CollectorConfig};
 use osprofiler_core::driver::{Driver, DriverOptions};
-use osprofiler_core::{Info, Notification};
+use osprofiler_core::Notification;
 use osprofiler_messaging::{MessagingDriver, TransportUrl, QUEUE};
 use osprofiler_sql::store::TraceStore;
 use osprofiler_testkit::{PgDatabase, Proxy, Vhost};
@@ -65,27 +65,6 @@ async fn wait_for(within: Duration, what: &str, mut done: impl FnMut() -> bool) 
         assert!(Instant::now() < deadline, "not within {within:?}: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// `n` notifications of traces of 10, as our profiler sends them, ids prefixed by `tag`.
-fn notifications(tag: &str, n: usize) -> Vec<Notification> {
-    (0..n)
-        .map(|i| {
-            let mut info = Info::new();
-            info.insert("host".into(), Value::from("rust-host"));
-            let base = format!("{tag}-{}", i / 10);
-            Notification {
-                name: format!("db-{}", if i % 2 == 0 { "start" } else { "stop" }),
-                base_id: base.clone(),
-                trace_id: format!("{base}-p{}", (i % 10) / 2),
-                parent_id: base,
-                timestamp: format!("2026-12-06T10:00:00.{:06}", i % 1_000_000),
-                info,
-                project: Some("proj".into()),
-                service: Some("svc".into()),
-            }
-        })
-        .collect()
 }
 
 /// Our messaging driver on `url`.
@@ -175,7 +154,7 @@ async fn python_and_rust_notifications_stored_once_and_bad_messages_set_aside() 
     let py_url = url.clone();
     let py = tokio::task::spawn_blocking(move || python_publish(&py_url, 300, "py"));
     let driver = rust_driver(&url).await;
-    let ours = notifications("rs", 300);
+    let ours = osprofiler_testkit::notifications("rs", 300);
     publish(&driver, &ours).await;
     assert_eq!(py.await.unwrap(), Some(300));
     running.wait_stored(600, Duration::from_secs(60)).await;
@@ -194,7 +173,7 @@ async fn python_and_rust_notifications_stored_once_and_bad_messages_set_aside() 
     let mut v1 = Vec::new();
     osprofiler_messaging::write_message(
         &mut v1,
-        &notifications("env", 1)[0],
+        &osprofiler_testkit::notifications("env", 1)[0],
         "h",
         osprofiler_core::timestamp::Timestamp::now(),
     )
@@ -291,7 +270,7 @@ async fn store_lost_under_load_keeps_the_messages_in_the_broker() {
     let proxy = Proxy::start(&real);
     let running = Running::start(&proxy.route(&db.url, &real), &vhost.transport_url()).await;
     let driver = rust_driver(&vhost.transport_url()).await;
-    let all = notifications("pg", 5000);
+    let all = osprofiler_testkit::notifications("pg", 5000);
     publish(&driver, &all[..2000]).await;
     running.wait_stored(2000, Duration::from_secs(60)).await;
 
@@ -334,7 +313,7 @@ async fn reconnects_when_the_broker_is_lost() {
     let m = collector.metrics();
     assert_eq!(m.broker(), Some(true));
     let driver = rust_driver(&vhost.transport_url()).await;
-    let all = notifications("rc", 3000);
+    let all = osprofiler_testkit::notifications("rc", 3000);
     publish(&driver, &all[..1000]).await;
     running.wait_stored(1000, Duration::from_secs(30)).await;
 

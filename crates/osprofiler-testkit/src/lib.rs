@@ -12,10 +12,12 @@
 
 #![forbid(unsafe_code)]
 
+mod generate;
 mod pgdb;
 mod proxy;
 mod vhost;
 
+pub use generate::notifications;
 pub use pgdb::{psql, PgDatabase};
 pub use proxy::Proxy;
 pub use vhost::{rabbitmqctl, Vhost};
