@@ -8,18 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{command, start_serve};
 
-const BIN: &str = env!("CARGO_BIN_EXE_osprofiler");
-
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("OSPROFILER_CONNECTION_STRING")
-        .env_remove("OSPROFILER_COLLECTOR_TOKEN")
-        .env_remove("OSPROFILER_TRANSPORT_URL")
-        .env_remove("RUST_LOG");
-    c
-}
+mod support;
 
 fn run(args: &[&str]) -> Output {
     command(args).output().expect("the binary runs")
@@ -36,30 +27,12 @@ struct Server {
 impl Server {
     /// Starts `serve` on a free port with `args`; waits for its start line.
     fn start(args: &[&str]) -> Server {
-        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let mut child = command(&all)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).expect("a start line");
-        let addr = line
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("no address in the start line {line:?}")
-            })
-            .to_owned();
+        let started = start_serve(args);
         Server {
-            child,
-            addr,
-            start_line: line,
-            stderr,
+            child: started.child,
+            addr: started.addr,
+            start_line: started.start_line,
+            stderr: started.stderr,
         }
     }
 

@@ -12,7 +12,7 @@
 //! Screenshots go to `target/ui-screenshots/`; with `UPDATE_SCREENSHOTS=1`, to
 //! `docs/screenshots/` (the README shows them).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{command, start_serve, Started};
 
-const BIN: &str = env!("CARGO_BIN_EXE_osprofiler");
+mod support;
 
 /// How long the browser tests may take in all.
 const NODE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -62,16 +63,6 @@ with profiler.Trace("wsgi", info={"request": {"method": "GET", "path": "/v2/" + 
             pass
 print(profiler.get().get_base_id())
 "#;
-
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("OSPROFILER_CONNECTION_STRING")
-        .env_remove("OSPROFILER_COLLECTOR_TOKEN")
-        .env_remove("OSPROFILER_TRANSPORT_URL")
-        .env_remove("RUST_LOG");
-    c
-}
 
 /// What the browser tests need besides the collector: Chromium, node and playwright-core.
 /// `None` (skipped, with a message) when one is missing; a panic in CI.
@@ -124,25 +115,12 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let mut child = command(&all)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).expect("a start line");
-        let Some(addr) = line
-            .split("listening on http://")
-            .nth(1)
-            .and_then(|rest| rest.split([',', ' ', '\n']).next())
-        else {
-            let _ = child.kill();
-            panic!("no address in the start line {line:?}");
-        };
-        let addr = addr.to_owned();
+        let Started {
+            child,
+            stderr,
+            start_line: line,
+            addr,
+        } = start_serve(args);
         let log = Arc::new(Mutex::new(line));
         let sink = log.clone();
         std::thread::spawn(move || {
