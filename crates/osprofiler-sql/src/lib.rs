@@ -45,10 +45,12 @@
 //! [`get_notifications`](Driver::get_notifications) reads the rows of one `base_id` through
 //! `ix_data_base_id`, `ORDER BY id` (Python's reader has no `ORDER BY` and relies on
 //! insertion order), each node's `host` from the column and its raw payload the `data` object,
-//! as Python's reader builds it. [`list_traces`](Driver::list_traces) gives every trace with
-//! its first timestamp; [`list_error_traces`](Driver::list_error_traces) the traces holding a
-//! notification whose `info.etype` is not null, with the timestamp of the first such one (the
-//! Redis driver's meaning; Python's SQL driver has neither).
+//! as Python's reader builds it. [`list_traces`](Driver::list_traces) lists the traces as
+//! Python's `SQLAlchemyDriver.list_traces` does: each trace's first stored row (its `base_id`,
+//! `timestamp` and the asked columns), in the order they were stored.
+//! [`list_error_traces`](Driver::list_error_traces) gives the traces holding a notification
+//! whose `info.etype` is not null, with the timestamp of the first such one (the Redis
+//! driver's meaning; Python's SQL driver has no `list_error_traces`).
 //!
 //! # The collector's store
 //!
@@ -739,18 +741,17 @@ impl Driver for SqlDriver {
         Ok(StoredTrace::Rows(rows))
     }
 
-    /// One row per trace, oldest first: `base_id`, its earliest `timestamp`, and the asked
-    /// `fields` of its first stored notification (any column, or a key of its `data`, such
-    /// as `info`).
+    /// One row per trace, as Python's `SQLAlchemyDriver.list_traces` gives them: the first
+    /// stored row of each `base_id` (its `base_id`, `timestamp` and the asked `fields`: any
+    /// column, or a key of its `data`, such as `info`), in the order they were stored.
     async fn list_traces(&self, fields: &[&str]) -> Result<Vec<TraceSummary>, DriverError> {
         let rows = self
             .call("listing traces", READ_TIMEOUT, move |inner| async move {
                 let sql = format!(
-                    "SELECT d.base_id, f.ts, d.parent_id, d.trace_id, d.project, d.host, \
-                     d.service, d.name, {} \
-                     FROM data d JOIN (SELECT MIN(id) AS first_id, MIN(timestamp) AS ts \
-                     FROM data GROUP BY base_id) f ON d.id = f.first_id \
-                     ORDER BY f.ts, d.id",
+                    "SELECT d.base_id, d.timestamp, d.parent_id, d.trace_id, d.project, \
+                     d.host, d.service, d.name, {} \
+                     FROM data d JOIN (SELECT MIN(id) AS first_id FROM data GROUP BY base_id) f \
+                     ON d.id = f.first_id ORDER BY d.id",
                     inner.data_text("d.data")
                 );
                 inner.fetch(&sql, &[]).await

@@ -5,7 +5,9 @@
 //!   cannot open, what its SQL driver's `get_report` returns); the table Python created is
 //!   used as it is;
 //! - a trace written by our notifier into a table our driver created: Python shows exactly
-//!   our report.
+//!   our report;
+//! - traces stored out of time order: our `list_traces` gives the rows Python's
+//!   `SQLAlchemyDriver.list_traces` gives (what both CLIs' `trace list` print).
 #![cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 
 mod sql_support;
@@ -16,7 +18,9 @@ use std::path::{Path, PathBuf};
 
 use osprofiler::driver::get_driver;
 use serde_json::Value;
-use sql_support::{options, record, test_per_backend, text, Server, TempDb};
+use sql_support::{
+    options, record, store_out_of_time_order, test_per_backend, text, Server, TempDb,
+};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -119,6 +123,45 @@ async fn rust_writes(kind: Option<Server>) {
     assert_eq!(theirs["children"][0]["info"]["service"], "rust-api");
 }
 
+async fn lists_as_python(kind: Option<Server>) {
+    let Some((python, store)) = python_and_store(kind).await else {
+        return;
+    };
+    let cs = store.python_cs();
+    let driver = get_driver(options(&cs)).await.unwrap();
+    store_out_of_time_order(&driver).await;
+    let pairs = |rows: Vec<Value>| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["base_id"].as_str().unwrap().to_owned(),
+                    r["timestamp"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let listed = driver.list_traces(&["base_id", "timestamp"]).await.unwrap();
+    let ours = pairs(listed.into_iter().map(Value::Object).collect());
+    let theirs = pairs(
+        serde_json::from_str(&run(
+            &python,
+            &[script("sql_list.py").to_str().unwrap(), &cs],
+        ))
+        .unwrap(),
+    );
+    assert_eq!(ours, theirs);
+    // Each trace's first stored row, in the order stored (not the earliest timestamp).
+    assert_eq!(
+        ours,
+        [
+            ("late", "2026-01-02T00:00:00.000000"),
+            ("early", "2026-01-01T00:00:00.000000"),
+            ("mid", "2026-01-01T12:00:00.000000"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+}
+
 test_per_backend! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async python_writes:
@@ -130,4 +173,9 @@ test_per_backend! {
         postgres_trace_written_by_us_shows_in_pythons_cli(Some(Server::Postgres)),
         mariadb_trace_written_by_us_shows_in_pythons_cli(Some(Server::MariaDb)),
         sqlite_trace_written_by_us_reads_in_python(None);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async lists_as_python:
+        postgres_trace_list_is_pythons(Some(Server::Postgres)),
+        mariadb_trace_list_is_pythons(Some(Server::MariaDb)),
+        sqlite_trace_list_is_pythons(None);
 }

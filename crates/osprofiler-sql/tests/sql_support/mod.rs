@@ -211,10 +211,9 @@ fn note(base: &str, name: &str, ts: &str, etype: Option<&str>) -> Notification {
     }
 }
 
-/// Writes three traces (two with errors) into `driver`'s empty store and checks its trace list
-/// and error-trace list.
-pub async fn check_trace_lists(driver: Arc<dyn Driver>) {
-    // Inserted out of time order: lists are oldest first.
+/// Stores three traces, `late`, `early` and `mid` in that order (out of time order; two with
+/// errors, `mid` with two), into `driver`.
+pub async fn store_out_of_time_order(driver: &Arc<dyn Driver>) {
     driver
         .notify(&[
             note("late", "a-start", "2026-01-02T00:00:00.000000", None),
@@ -227,6 +226,14 @@ pub async fn check_trace_lists(driver: Arc<dyn Driver>) {
         ])
         .await
         .unwrap();
+}
+
+/// Writes three traces (two with errors) into `driver`'s empty store and checks its trace list
+/// and error-trace list.
+pub async fn check_trace_lists(driver: Arc<dyn Driver>) {
+    // `list_traces` is Python's: each trace's first stored row, in the order stored; the error
+    // list (ours alone) is oldest first.
+    store_out_of_time_order(&driver).await;
     let traces = driver
         .list_traces(&["base_id", "timestamp", "service", "info"])
         .await
@@ -234,9 +241,9 @@ pub async fn check_trace_lists(driver: Arc<dyn Driver>) {
     assert_eq!(
         json!(traces),
         json!([
+            {"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s", "info": {"host": "h"}},
             {"base_id": "early", "timestamp": "2026-01-01T00:00:00.000000", "service": "s", "info": {"host": "h"}},
             {"base_id": "mid", "timestamp": "2026-01-01T12:00:00.000000", "service": "s", "info": {"host": "h"}},
-            {"base_id": "late", "timestamp": "2026-01-02T00:00:00.000000", "service": "s", "info": {"host": "h"}},
         ])
     );
     let errors = driver.list_error_traces().await.unwrap();
