@@ -3,8 +3,12 @@
 //! (`ui/pass_*.rs`).
 //!
 //! The `.stderr` snapshots are pinned to one toolchain (compiler messages change between
-//! releases): on another one the test only checks the pass cases. Regenerate them with
+//! releases; `rust-toolchain.toml` names it): on another one the test only checks the pass
+//! cases, and in CI (`CI=true`) it fails instead, so the snapshots always run there.
+//! Regenerate them with
 //! `TRYBUILD=overwrite cargo test -p osprofiler-macros --test ui` and review the diff.
+
+use osprofiler_testkit::in_ci;
 
 /// The toolchain the `.stderr` files were written with.
 const PINNED_RUSTC: &str = "rustc 1.95.";
@@ -24,7 +28,13 @@ fn ui() {
     t.pass("tests/ui/pass_*.rs");
     if rustc_version().starts_with(PINNED_RUSTC) {
         t.compile_fail("tests/ui/fail_*.rs");
+    } else if in_ci() {
+        panic!(
+            "the compile-fail snapshots are pinned to {PINNED_RUSTC}x (rust-toolchain.toml) but \
+             this is {}: CI must run them",
+            rustc_version().trim()
+        );
     } else {
-        eprintln!("compile-fail snapshots are pinned to {PINNED_RUSTC}x: skipped");
+        eprintln!("SKIPPED: compile-fail snapshots are pinned to {PINNED_RUSTC}x");
     }
 }
