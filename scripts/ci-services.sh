@@ -78,6 +78,8 @@ fi
 # Graphviz (`trace show --render-dot`) and Chromium (the `--html` page is tested in a real,
 # headless browser).
 command -v dot >/dev/null || apt_install graphviz
+# curl: the three-services test sends its request as the README shows, with curl.
+command -v curl >/dev/null || apt_install curl
 command -v chromium >/dev/null || apt_install chromium
 # playwright-core, which drives that Chromium in the web UI's browser tests
 # (crates/osprofiler-cli/tests/ui_browser.rs), pinned by crates/osprofiler-ui/e2e/package-lock.json.
