@@ -46,7 +46,7 @@ enum Command {
 }
 
 const SERVE_HELP: &str = "\
-The collector answers on http://ADDR:
+The collector answers on http://ADDR (https://ADDR with --tls-cert and --tls-key):
   POST /api/v1/notifications            a JSON list of notifications (202; 401 without the token)
   GET  /api/v1/traces                   the traces, newest first (paged, filtered)
   GET  /api/v1/traces/ID                Python's report, as `osprofiler trace show ID --json`
@@ -89,7 +89,8 @@ The trace id goes to standard error; see the trace afterwards with
 struct Connection {
     /// Storage driver's connection string, e.g. sqlite://PATH, postgresql://USER@HOST/DB,
     /// redis://HOST:6379, messaging:// (with --transport-url), otlp://HOST:4318 (write only),
-    /// http://HOST:9411 (a collector, `osprofiler serve`).
+    /// http://HOST:9411 or https://HOST:9411 (a collector, `osprofiler serve`; a private CA's
+    /// PEM file in $OSPROFILER_CA_FILE).
     /// Defaults to $OSPROFILER_CONNECTION_STRING if set, else to the embedded store.
     #[arg(
         long = "connection-string",
@@ -228,11 +229,20 @@ struct ServeArgs {
     /// size [default: 2000, or [collector] amqp_prefetch].
     #[arg(long = "amqp-prefetch", value_name = "N", value_parser = serve::parse_prefetch)]
     amqp_prefetch: Option<u16>,
+    /// Serve HTTPS instead of HTTP with this PEM certificate chain (the server's certificate
+    /// first, then its intermediates); needs --tls-key [default: [collector] tls_cert, else
+    /// plain HTTP].
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1) [default: [collector]
+    /// tls_key].
+    #[arg(long = "tls-key", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// An OpenStack-style INI file: its [collector] section (listen, store, token,
-    /// retention_days, transport_url, amqp_batch_size, amqp_prefetch) gives what the
-    /// command line does not, and so do transport_url and control_exchange where services
-    /// read them. Its [profiler] section is checked; its connection_string is where
-    /// services send, not the collector's store.
+    /// retention_days, transport_url, amqp_batch_size, amqp_prefetch, tls_cert, tls_key)
+    /// gives what the command line does not, and so do transport_url and control_exchange
+    /// where services read them. Its [profiler] section is checked; its connection_string
+    /// is where services send, not the collector's store.
     #[arg(long = "config-file", value_name = "FILE")]
     config_file: Option<PathBuf>,
 }
@@ -394,6 +404,8 @@ fn main() -> ExitCode {
                     exchange: None,
                     prefetch: a.amqp_prefetch,
                     batch_size: a.amqp_batch_size,
+                    tls_cert: a.tls_cert,
+                    tls_key: a.tls_key,
                 };
                 let settings = match &a.config_file {
                     Some(file) => serve::read_config_file(file).map(|f| given.or(f)),

@@ -1,12 +1,14 @@
 //! `osprofiler serve`: the centralized collector ([`osprofiler_collector::Collector`]) on an
-//! HTTP listener, over its own store (`docs/collector.md`).
+//! HTTP listener (HTTPS with a certificate and its key), over its own store
+//! (`docs/collector.md`).
 //!
 //! Options come from the command line, then the environment (the token, the transport URL),
 //! then the config file (its `[collector]` section, then the `transport_url` and
 //! `control_exchange` that OpenStack services read), then the defaults: listen on
-//! [`DEFAULT_LISTEN`], store in [`default_store`], no token, no retention, no AMQP ingest.
+//! [`DEFAULT_LISTEN`] over plain HTTP, store in [`default_store`], no token, no retention, no
+//! AMQP ingest.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +56,10 @@ pub struct ServeSettings {
     pub prefetch: Option<u16>,
     /// `--amqp-batch-size`.
     pub batch_size: Option<usize>,
+    /// `--tls-cert`: serve HTTPS with this PEM certificate chain (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`: the PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeSettings {
@@ -68,6 +74,8 @@ impl ServeSettings {
             exchange: self.exchange.or(other.exchange),
             prefetch: self.prefetch.or(other.prefetch),
             batch_size: self.batch_size.or(other.batch_size),
+            tls_cert: self.tls_cert.or(other.tls_cert),
+            tls_key: self.tls_key.or(other.tls_key),
         }
     }
 }
@@ -107,8 +115,9 @@ pub fn parse_prefetch(s: &str) -> Result<u16, String> {
 }
 
 /// Reads a config file as OpenStack services read INI: the `[collector]` section (`listen`,
-/// `store`, `token`, `retention_days`, `transport_url`, `amqp_prefetch`, `amqp_batch_size`;
-/// another key is an error), then the broker where services find it: `transport_url` of
+/// `store`, `token`, `retention_days`, `transport_url`, `amqp_prefetch`, `amqp_batch_size`,
+/// `tls_cert`, `tls_key`; another key is an error; relative paths are taken from the file's
+/// folder), then the broker where services find it: `transport_url` of
 /// `[profiler]` or `[DEFAULT]`, and `[DEFAULT] control_exchange`. `[profiler]` is checked
 /// as a service's; its `connection_string` is where services send, not the collector's
 /// store.
@@ -146,6 +155,8 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
                     }
                 }
                 "transport_url" => settings.transport_url = value,
+                "tls_cert" => settings.tls_cert = value.map(|v| beside(path, &v)),
+                "tls_key" => settings.tls_key = value.map(|v| beside(path, &v)),
                 "amqp_prefetch" => {
                     settings.prefetch = match value {
                         Some(v) => Some(
@@ -166,7 +177,8 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
                 }
                 other => bail!(
                     "{name}: [collector] has no option {other:?} (known: listen, store, token, \
-                     retention_days, transport_url, amqp_prefetch, amqp_batch_size)"
+                     retention_days, transport_url, amqp_prefetch, amqp_batch_size, tls_cert, \
+                     tls_key)"
                 ),
             }
         }
@@ -176,12 +188,69 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<ServeSettings> {
     Ok(settings)
 }
 
+/// A config file's path `value`, taken from the file's folder when relative (as a service's
+/// config names its certificates).
+fn beside(config_file: &Path, value: &str) -> PathBuf {
+    let p = Path::new(value);
+    match config_file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_owned(),
+    }
+}
+
+/// What serves TLS (none without the `tls` feature).
+#[cfg(feature = "tls")]
+type TlsConfig = std::sync::Arc<osprofiler_collector::tls::ServerConfig>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = std::convert::Infallible;
+
+/// The TLS server config for `--tls-cert` and `--tls-key` (both or neither), read before
+/// anything else starts: a missing or bad file ends the command at once.
+fn tls_config(settings: &ServeSettings) -> anyhow::Result<Option<TlsConfig>> {
+    let (cert, key) = match (&settings.tls_cert, &settings.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => bail!("--tls-cert needs --tls-key (the certificate's private key)"),
+        (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate it is the key of)"),
+    };
+    #[cfg(feature = "tls")]
+    {
+        osprofiler_collector::tls::server_config(cert, key)
+            .map(Some)
+            .map_err(|e| anyhow!("{e}"))
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (cert, key);
+        bail!("--tls-cert: this osprofiler was built without the `tls` feature")
+    }
+}
+
+/// Serves `router` on `listener` until `stop` turns true, then finishes the requests under
+/// way.
+async fn serve_on<L>(
+    listener: L,
+    router: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+}
+
 /// Runs the collector until SIGTERM or Ctrl-C, then stops accepting, finishes the requests
 /// under way and closes the store.
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Handled from the start: a signal while the store opens stops the server as soon as
     // it is up.
     let shutdown = shutdown_signal()?;
+    let tls = tls_config(&settings)?;
     let listen = settings
         .listen
         .clone()
@@ -220,7 +289,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         tokio::spawn(collector.clone().retain(max_age, RETENTION_EVERY))
     });
     tracing::info!(
-        "osprofiler serve: listening on http://{local}, storing in {masked}{}{}{}",
+        "osprofiler serve: listening on {}://{local}, storing in {masked}{}{}{}",
+        if tls.is_some() { "https" } else { "http" },
         match &amqp {
             Some(a) => format!(", consuming {}", a.describe),
             None => String::new(),
@@ -234,17 +304,21 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // One signal stops both: the HTTP server and the AMQP consumer.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let consuming = amqp.map(|a| tokio::spawn(a.ingest.run(stopping.clone())));
-    let mut http_stop = stopping;
     let signalled = async move {
         shutdown.await;
         let _ = stop.send(true);
     };
     tokio::spawn(signalled);
-    let served = axum::serve(listener, collector.router())
-        .with_graceful_shutdown(async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        })
-        .await;
+    let served = match tls {
+        None => serve_on(listener, collector.router(), stopping).await,
+        #[cfg(feature = "tls")]
+        Some(config) => {
+            let listener = osprofiler_collector::tls::TlsListener::new(listener, config);
+            serve_on(listener, collector.router(), stopping).await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    };
     if let Some(task) = consuming {
         // Stores and acknowledges the batch under way; the rest stays in the queue.
         let _ = task.await;
@@ -390,6 +464,8 @@ mod tests {
                 exchange: Some("openstack".into()),
                 prefetch: None,
                 batch_size: None,
+                tls_cert: None,
+                tls_key: None,
             }
         );
         // The command line wins.
@@ -434,5 +510,40 @@ mod tests {
         );
         std::fs::write(&file, "[collector]\namqp_batch_size = 0\n").unwrap();
         assert!(read_config_file(&file).is_err());
+        // TLS: a relative path is the config file's folder's.
+        std::fs::write(
+            &file,
+            "[collector]\ntls_cert = certs/c.pem\ntls_key = /etc/k.pem\n",
+        )
+        .unwrap();
+        let s = read_config_file(&file).unwrap();
+        assert_eq!(s.tls_cert, Some(dir.path().join("certs/c.pem")));
+        assert_eq!(s.tls_key, Some(PathBuf::from("/etc/k.pem")));
+    }
+
+    #[test]
+    fn tls_cert_and_key_go_together() {
+        let only = |cert: Option<&str>, key: Option<&str>| ServeSettings {
+            tls_cert: cert.map(PathBuf::from),
+            tls_key: key.map(PathBuf::from),
+            ..ServeSettings::default()
+        };
+        assert!(tls_config(&only(None, None)).unwrap().is_none());
+        let e = tls_config(&only(Some("c.pem"), None))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-key"), "{e}");
+        let e = tls_config(&only(None, Some("k.pem")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-cert"), "{e}");
+        let e = tls_config(&only(Some("/no/such/c.pem"), Some("/no/such/k.pem")))
+            .unwrap_err()
+            .to_string();
+        if cfg!(feature = "tls") {
+            assert!(e.contains("/no/such/c.pem"), "{e}");
+        } else {
+            assert!(e.contains("without the `tls` feature"), "{e}");
+        }
     }
 }

@@ -40,6 +40,8 @@
 #[cfg(feature = "amqp")]
 pub mod amqp;
 mod metrics;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod ui;
 
 use std::fmt;
