@@ -303,7 +303,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     );
     // One signal stops both: the HTTP server and the AMQP consumer.
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let consuming = amqp.map(|a| tokio::spawn(a.ingest.run(stopping.clone())));
+    let consuming = amqp.map(|a| tokio::spawn(consume(a.ingest, stopping.clone())));
     let signalled = async move {
         shutdown.await;
         let _ = stop.send(true);
@@ -334,8 +334,25 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
 /// The AMQP consumer, connected, and how the start line names it.
 struct Amqp {
-    ingest: osprofiler_collector::amqp::AmqpIngest,
+    ingest: Ingest,
     describe: String,
+}
+
+#[cfg(feature = "messaging")]
+type Ingest = osprofiler_collector::amqp::AmqpIngest;
+/// Without the `messaging` feature there is no consumer ([`start_amqp`] refuses).
+#[cfg(not(feature = "messaging"))]
+type Ingest = std::convert::Infallible;
+
+/// Consumes until `stop` says so.
+#[cfg(feature = "messaging")]
+async fn consume(ingest: Ingest, stop: tokio::sync::watch::Receiver<bool>) {
+    ingest.run(stop).await
+}
+
+#[cfg(not(feature = "messaging"))]
+async fn consume(ingest: Ingest, _stop: tokio::sync::watch::Receiver<bool>) {
+    match ingest {}
 }
 
 /// Connects the AMQP consumer: a bad URL or a broker that does not answer is an error.
