@@ -1,8 +1,13 @@
 //! Faults of the SQL driver: bad connection strings and servers that are not there give one
-//! clear error (password masked) within a bounded time, and a database that goes away while
-//! a traced program runs costs that program nothing: the shared PostgreSQL and MariaDB cannot
-//! be stopped here (other tests use them), so the test cuts and restores a TCP proxy it runs
-//! between the driver and the server.
+//! clear error (password masked) within a bounded time, and a database that goes silent, goes
+//! away or answers slowly while a traced program runs costs that program nothing: the shared
+//! PostgreSQL and MariaDB cannot be stopped here (other tests use them), so the test freezes,
+//! cuts, delays and restores a TCP proxy it runs between the driver and the server.
+//!
+//! "The traced program never waits on the database" is proved by structure, not by the clock:
+//! the traced code runs while the proxy is frozen (or SQLite's write lock is held) and must
+//! finish while it still is. The time bounds here are bounds on a hang, or on the driver's own
+//! timeouts with room for a loaded machine; never a claim about speed.
 #![cfg(all(feature = "postgres", feature = "mysql"))]
 
 mod sql_support;
@@ -18,9 +23,8 @@ use osprofiler::Profiler;
 use osprofiler_testkit::Proxy;
 use sql_support::{options, test_per_backend, Server, TempDb};
 
-/// Far above what a start or stop costs (microseconds), far below any network timeout: a
-/// call that took this long was held up by the backend.
-const FAST: Duration = Duration::from_millis(100);
+/// A bound on a hang (traced work, a lock held until a batch failed on it), not a speed claim.
+const HANG: Duration = Duration::from_secs(30);
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -66,10 +70,7 @@ async fn bad_strings_and_missing_servers_give_one_clear_error_in_bounded_time() 
         let started = Instant::now();
         let e = get_driver(options(cs)).await.unwrap_err().to_string();
         let took = started.elapsed();
-        assert!(
-            took < CONNECT_TIMEOUT + Duration::from_secs(2),
-            "{cs}: {took:?}"
-        );
+        assert!(took < CONNECT_TIMEOUT * 2, "{cs}: {took:?}");
         assert!(e.contains(says), "{cs}: {e}");
         assert!(!e.contains("s3cret"), "{cs}: {e}");
         let masked = osprofiler::driver::mask_password(cs);
@@ -93,19 +94,19 @@ async fn a_refused_login_or_missing_database_names_the_string() {
     }
 }
 
-/// `pairs` start/stop pairs in a new trace; returns its id and the slowest single call.
-fn trace(notifier: &Arc<BatchNotifier>, pairs: usize) -> (String, Duration) {
-    let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
-    let mut slowest = Duration::ZERO;
+/// `pairs` start/stop pairs in `p`'s trace.
+fn trace_on(p: &mut Profiler, pairs: usize) {
     for _ in 0..pairs {
-        let t = Instant::now();
         p.start("db", None);
-        slowest = slowest.max(t.elapsed());
-        let t = Instant::now();
         p.stop(None);
-        slowest = slowest.max(t.elapsed());
     }
-    (p.base_id().to_string(), slowest)
+}
+
+/// `pairs` start/stop pairs in a new trace; returns its id.
+fn trace(notifier: &Arc<BatchNotifier>, pairs: usize) -> String {
+    let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
+    trace_on(&mut p, pairs);
+    p.base_id().to_string()
 }
 
 /// A notifier into `driver` with a small queue (and batches half of it): the thousands of
@@ -150,20 +151,22 @@ fn a_database_that_goes_away(server: Server) {
     let notifier = small_queue_notifier(driver.clone());
 
     // Up: everything arrives.
-    let (before, slowest) = trace(&notifier, 10);
-    assert!(slowest < FAST, "{slowest:?}");
+    let before = trace(&notifier, 10);
     assert!(notifier.flush(Duration::from_secs(20)));
     assert_eq!(nodes(&before), 10);
     let up = notifier.stats();
     assert_eq!((up.sent, up.dropped, up.failed), (20, 0, 0));
 
-    // Gone: the traced code goes on at full speed; what cannot be stored is counted.
+    // Silent: the link forwards nothing either way. The notifier's first batch reaches it and
+    // waits there; the rest of the traced code must finish while the link stays frozen.
+    proxy.freeze();
+    let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
+    let during = p.base_id().to_string();
+    trace_on(&mut p, 1);
+    proxy.wait_holding(HANG);
+    proxy.while_frozen(HANG, move || trace_on(&mut p, 1_999));
+    // Then gone: the link is cut (what it held is dropped); what cannot be stored is counted.
     proxy.cut();
-    let (during, slowest) = trace(&notifier, 2_000);
-    assert!(
-        slowest < FAST,
-        "a start or stop took {slowest:?} while the database was gone"
-    );
     assert!(notifier.flush(Duration::from_secs(60)));
     let down = notifier.stats();
     eprintln!("{server:?} while gone: {down:?} (before: {up:?})");
@@ -175,21 +178,21 @@ fn a_database_that_goes_away(server: Server) {
         "every point is either stored or counted: {down:?}"
     );
     assert_eq!(nodes(&during), 0);
-    // A driver made while it is gone fails at once with the reason, not a hang.
+    // A driver made while it is gone fails with the reason, not a hang.
     let started = Instant::now();
     let e = rt.block_on(get_driver(options(&via_proxy))).unwrap_err();
-    assert!(started.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(2));
+    assert!(started.elapsed() < CONNECT_TIMEOUT * 2);
     assert!(e.to_string().contains(&via_proxy), "{e}");
 
     // Back: the pool reconnects by itself and points after its return arrive.
+    proxy.thaw();
     proxy.restore();
     wait_until(Duration::from_secs(30), || {
         trace(&notifier, 1);
         notifier.flush(Duration::from_secs(15));
         notifier.stats().sent > down.sent
     });
-    let (after, slowest) = trace(&notifier, 10);
-    assert!(slowest < FAST, "{slowest:?}");
+    let after = trace(&notifier, 10);
     assert!(notifier.flush(Duration::from_secs(20)));
     assert_eq!(nodes(&after), 10);
     assert_eq!(
@@ -206,6 +209,63 @@ test_per_backend! {
         mariadb_that_goes_away_costs_the_traced_program_nothing(Server::MariaDb);
 }
 
+/// A link to PostgreSQL that answers, slowly (every chunk held 300 ms each way: a batch's
+/// few round trips take a few seconds, well within the driver's `WRITE_TIMEOUT`), under a
+/// stream of traced calls: the calls finish while it is slow, and every point the notifier
+/// did not count as dropped is stored.
+#[test]
+fn a_slow_postgres_loses_nothing_it_was_given() {
+    let rt = runtime();
+    let Some(db) = rt.block_on(TempDb::new(Server::Postgres)) else {
+        return;
+    };
+    let real = osprofiler_testkit::host_port(&db.url, 5432);
+    let proxy = Proxy::start(&real);
+    let driver = rt
+        .block_on(get_driver(options(&proxy.route(&db.url, &real))))
+        .unwrap();
+    let notifier = small_queue_notifier(driver);
+    trace(&notifier, 1);
+    assert!(notifier.flush(Duration::from_secs(20)));
+    assert_eq!(notifier.stats().sent, 2);
+
+    proxy.delay(Duration::from_millis(300));
+    let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
+    let base_id = p.base_id().to_string();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..20 {
+            trace_on(&mut p, 25);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(HANG)
+        .expect("the traced calls finish while the link is slow");
+    let started = Instant::now();
+    assert!(
+        notifier.flush(Duration::from_secs(120)),
+        "the slow link drains"
+    );
+    let s = notifier.stats();
+    eprintln!(
+        "through a slow link: {s:?}, drained in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.failed, 0, "nothing failed on a slow link: {s:?}");
+    assert_eq!(s.sent + s.dropped, 2 + 1_000, "{s:?}");
+    let rows = rt.block_on(db.query(&format!(
+        "SELECT COUNT(*)::text FROM data WHERE base_id = '{base_id}'"
+    )));
+    assert_eq!(
+        rows[0][0].as_deref(),
+        Some((s.sent - 2).to_string().as_str()),
+        "every point not dropped is stored: {s:?}"
+    );
+    assert!(notifier.shutdown(Duration::from_secs(10)));
+}
+
 /// SQLite cannot be stopped, and permissions do not stop root: another process's write lock
 /// (`BEGIN EXCLUSIVE`) makes the store unwritable, and releasing it makes it writable again.
 #[test]
@@ -218,7 +278,7 @@ fn a_locked_sqlite_store_costs_the_traced_program_nothing() {
     let driver = rt.block_on(get_driver(options(&cs))).unwrap();
     let notifier = small_queue_notifier(driver.clone());
     let nodes = |id: &str| rt.block_on(driver.get_report(id)).unwrap().node_count();
-    let (before, _) = trace(&notifier, 10);
+    let before = trace(&notifier, 10);
     assert!(notifier.flush(Duration::from_secs(10)));
     assert_eq!(nodes(&before), 10);
     let up = notifier.stats();
@@ -232,14 +292,24 @@ fn a_locked_sqlite_store_costs_the_traced_program_nothing() {
         )
         .unwrap();
     rt.block_on(lock.execute("BEGIN EXCLUSIVE")).unwrap();
-    let (during, slowest) = trace(&notifier, 2_000);
-    assert!(
-        slowest < FAST,
-        "a start or stop took {slowest:?} while the store was locked"
-    );
-    // Held longer than a writer waits for it: a batch fails.
-    std::thread::sleep(osprofiler::driver::sql::BUSY_TIMEOUT + Duration::from_secs(1));
+    // The lock is held for the whole time the traced code runs (on a thread of its own), which
+    // must finish meanwhile; and held on until a batch has failed on it.
+    let mut p = Profiler::with_notifier("SECRET_KEY", None, None, notifier.clone());
+    let during = p.base_id().to_string();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        trace_on(&mut p, 2_000);
+        let _ = done_tx.send(());
+    });
+    let finished = done_rx.recv_timeout(HANG).is_ok();
+    if finished {
+        wait_until(HANG, || notifier.stats().failed > up.failed);
+    }
     rt.block_on(lock.execute("ROLLBACK")).unwrap();
+    assert!(
+        finished,
+        "the traced code did not finish within {HANG:?} while the store was locked"
+    );
     rt.block_on(lock.close()).unwrap();
     assert!(notifier.flush(Duration::from_secs(60)));
     let down = notifier.stats();
@@ -269,8 +339,7 @@ fn a_locked_sqlite_store_costs_the_traced_program_nothing() {
     );
 
     // Writable again: points after its return arrive.
-    let (after, slowest) = trace(&notifier, 10);
-    assert!(slowest < FAST, "{slowest:?}");
+    let after = trace(&notifier, 10);
     assert!(notifier.flush(Duration::from_secs(10)));
     assert_eq!(nodes(&after), 10);
     assert!(notifier.shutdown(Duration::from_secs(10)));
@@ -293,7 +362,7 @@ async fn a_server_that_never_answers_fails_get_driver_in_bounded_time() {
     let started = Instant::now();
     let (a, b) = tokio::join!(get_driver(options(&pg)), get_driver(options(&my)));
     let took = started.elapsed();
-    assert!(took < CONNECT_TIMEOUT + Duration::from_secs(2), "{took:?}");
+    assert!(took < CONNECT_TIMEOUT * 2, "{took:?}");
     for (cs, e) in [(pg, a.unwrap_err()), (my, b.unwrap_err())] {
         let e = e.to_string();
         assert!(e.contains(&osprofiler::driver::mask_password(&cs)), "{e}");
