@@ -223,7 +223,10 @@ impl Verifier {
     /// ```
     pub fn verify_trace(&self, info: &str, hmac: &str) -> Option<SignedTrace> {
         let hmac_key = self.matching_key(info, hmac)?;
-        let ids: TraceIds = with_decoded(info, |bytes| serde_json::from_slice(bytes).ok())?;
+        // From text, not bytes: serde_json checks the UTF-8 of skipped strings only then.
+        let ids: TraceIds = with_decoded(info, |bytes| {
+            serde_json::from_str(std::str::from_utf8(bytes).ok()?).ok()
+        })?;
         Some(SignedTrace {
             hmac_key: hmac_key.clone(),
             base_id: ids.base_id?.into_id()?,
@@ -370,15 +373,16 @@ impl std::fmt::Debug for Verifier {
 }
 
 /// The first of `keys` whose HMAC of `info` is `hmac` (lower-case hex, white space around it
-/// ignored, compared in constant time), as Python's `signed_unpack` tries its keys. Each
-/// key comes with a tag (what it is to the caller) and a fresh HMAC state keyed with it.
+/// ignored as Python's `str.strip()` ignores it, compared in constant time), as Python's
+/// `signed_unpack` tries its keys. Each key comes with a tag (what it is to the caller) and a
+/// fresh HMAC state keyed with it.
 fn matching_key<T>(info: &str, hmac: &str, keys: impl Iterator<Item = (T, HmacSha1)>) -> Option<T> {
     if info.is_empty() {
         return None;
     }
     // An HMAC-SHA1 is 20 bytes: hex of any other length matches no key.
     let mut given = [0u8; 20];
-    if !decode_hex_into(hmac.trim(), &mut given) {
+    if !decode_hex_into(hmac.trim_matches(is_python_space), &mut given) {
         return None;
     }
     keys.into_iter().find_map(|(key, mut m)| {
@@ -387,23 +391,89 @@ fn matching_key<T>(info: &str, hmac: &str, keys: impl Iterator<Item = (T, HmacSh
     })
 }
 
+/// Python's `str.isspace()`, what `str.strip()` removes: Unicode white space plus the
+/// information separators U+001C to U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// Runs `read` on the URL-safe base64 decoding of `info`: in a buffer on the stack when it
-/// fits (a trace header's ids always do), else on the heap. `None` for bad base64.
+/// fits (a trace header's ids always do), else on the heap. `None` for what Python's
+/// `base64.urlsafe_b64decode` refuses (see [`python_urlsafe_b64decode`]).
 fn with_decoded<R>(info: &str, read: impl FnOnce(&[u8]) -> Option<R>) -> Option<R> {
     let mut buf = [0u8; 384];
     match URL_SAFE.decode_slice(info.as_bytes(), &mut buf) {
         Ok(n) => read(&buf[..n]),
-        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-            read(&URL_SAFE.decode(info.as_bytes()).ok()?)
-        }
-        Err(base64::DecodeSliceError::DecodeError(_)) => None,
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => read(
+            &URL_SAFE
+                .decode(info.as_bytes())
+                .ok()
+                .or_else(|| python_urlsafe_b64decode(info))?,
+        ),
+        Err(base64::DecodeSliceError::DecodeError(_)) => read(&python_urlsafe_b64decode(info)?),
     }
+}
+
+/// Python's `base64.urlsafe_b64decode` for text the strict decoder refused (what
+/// `signed_pack` writes is read by the strict one, with the same bytes): ASCII only; `-`
+/// and `+` are 62, `_` and `/` are 63; every other character outside the alphabet is
+/// skipped; the data ends at the padding that completes a group (`=` after one character
+/// of a group is skipped; what follows the padding is ignored); bits left over in the last
+/// character are dropped; a group cut short without its padding is refused. This is
+/// `binascii.a2b_base64` in its default, non-strict mode.
+fn python_urlsafe_b64decode(info: &str) -> Option<Vec<u8>> {
+    if !info.is_ascii() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(info.len() / 4 * 3 + 2);
+    // Characters of the current group so far, the bits not yet written, the `=` seen since
+    // the last character of the alphabet.
+    let (mut group, mut left, mut pads) = (0u32, 0u32, 0u32);
+    for &c in info.as_bytes() {
+        let v = match c {
+            b'=' => {
+                if group >= 2 {
+                    pads += 1;
+                    if group + pads >= 4 {
+                        return Some(out);
+                    }
+                }
+                continue;
+            }
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => continue,
+        };
+        let v = u32::from(v);
+        pads = 0;
+        // Each value written is below 256 by construction.
+        match group {
+            0 => left = v,
+            1 => {
+                out.push((left << 2 | v >> 4) as u8);
+                left = v & 0x0f;
+            }
+            2 => {
+                out.push((left << 4 | v >> 2) as u8);
+                left = v & 0x03;
+            }
+            _ => out.push((left << 6 | v) as u8),
+        }
+        group = (group + 1) % 4;
+    }
+    (group == 0).then_some(out)
 }
 
 /// The decoded object of `info` with `"hmac_key"` set to `key`, as Python's `signed_unpack`
 /// returns it once a key matched; `None` when it is not base64 of a JSON object.
 fn decode_object(info: &str, key: &str) -> Option<Map<String, Value>> {
-    let bytes = URL_SAFE.decode(info.as_bytes()).ok()?;
+    let bytes = match URL_SAFE.decode(info.as_bytes()) {
+        Ok(bytes) => bytes,
+        Err(_) => python_urlsafe_b64decode(info)?,
+    };
     match serde_json::from_slice::<Value>(&bytes).ok()? {
         Value::Object(mut map) => {
             map.insert("hmac_key".to_owned(), Value::String(key.to_owned()));
@@ -462,6 +532,81 @@ fn decode_hex_into(s: &str, out: &mut [u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `trace_headers` fuzz target: serde_json does not check the UTF-8 of a
+    /// string it skips, so `verify_trace` took a signed object whose ignored `hmac_key` was
+    /// not UTF-8, which `unpack` (and Python's `json.loads`) refuse.
+    #[test]
+    fn verify_trace_refuses_what_unpack_refuses_invalid_utf8() {
+        let payload = b"{\"base_id\": \"b\", \"hmac_key\": \"\xff\"}";
+        let info = URL_SAFE.encode(payload);
+        let hmac = sign(info.as_bytes(), "k");
+        let verifier = Verifier::new(["k"]);
+        assert_eq!(verifier.unpack(&info, &hmac), None);
+        assert_eq!(verifier.verify_trace(&info, &hmac), None);
+    }
+
+    /// Found by `crates/osprofiler/tests/python_oracle.rs`: Python's `signed_unpack` strips
+    /// the HMAC with `str.strip()`, which also removes U+001C..U+001F, and decodes with
+    /// `base64.urlsafe_b64decode`, which skips characters outside the alphabet, takes `+` and
+    /// `/`, ignores what follows the padding and drops leftover bits. Each verdict below was
+    /// checked with Python OSprofiler 4.4.0.
+    #[test]
+    fn unpack_reads_what_pythons_signed_unpack_reads() {
+        let (info, hmac) = signed_pack(&serde_json::json!({"a": 1}), "k").unwrap();
+        assert_eq!(info, "eyJhIjogMX0=");
+        let v = Verifier::new(["k"]);
+        for wrapped in [format!("\u{1d}{hmac}\u{1f}"), format!("{hmac}\u{1c}\u{a0}")] {
+            assert!(
+                signed_unpack(&info, &wrapped, &["k"]).is_some(),
+                "{wrapped:?}"
+            );
+            assert!(v.unpack(&info, &wrapped).is_some(), "{wrapped:?}");
+        }
+        // Other spellings of the same bytes, each signed as it is.
+        for other in [
+            "eyJhIjogMX0",        // no padding: refused, as Python's "Incorrect padding"
+            "eyJhIjogMX0==",      // padding beyond the group: ignored
+            "eyJhIjogMX0=YWJj",   // data after the padding: ignored
+            "ey!JhI\njogMX0=",    // characters outside the alphabet: skipped
+            "eyJhIjogMX1=",       // leftover bits: dropped
+            "eyJhIjogMX0=\u{e9}", // not ASCII: refused
+        ] {
+            let signature = sign(other.as_bytes(), "k");
+            let accepted = !matches!(other, "eyJhIjogMX0" | "eyJhIjogMX0=\u{e9}");
+            let got = signed_unpack(other, &signature, &["k"]);
+            assert_eq!(got.is_some(), accepted, "{other:?}");
+            if let Some(got) = got {
+                assert_eq!(got["a"], 1, "{other:?}");
+            }
+            assert_eq!(
+                v.unpack(other, &signature),
+                signed_unpack(other, &signature, &["k"])
+            );
+            assert_eq!(v.verify_trace(other, &signature), None, "no base_id");
+        }
+        // Beyond the stack buffer too.
+        let long = format!("{{\"base_id\": \"{}\"}}", "b".repeat(600));
+        let spelled = format!("{}==", URL_SAFE.encode(&long));
+        let signature = sign(spelled.as_bytes(), "k");
+        let trace = v.verify_trace(&spelled, &signature).unwrap();
+        assert_eq!(trace.base_id.unwrap().to_string(), "b".repeat(600));
+        assert_eq!(
+            python_urlsafe_b64decode("+/8=").as_deref(),
+            Some(&[0xfb, 0xff][..])
+        );
+        assert_eq!(
+            python_urlsafe_b64decode("-_8=").as_deref(),
+            Some(&[0xfb, 0xff][..])
+        );
+        assert_eq!(python_urlsafe_b64decode("YQ").as_deref(), None);
+        assert_eq!(python_urlsafe_b64decode("Y").as_deref(), None);
+        assert_eq!(
+            python_urlsafe_b64decode("=Y=Q==").as_deref(),
+            Some(&b"a"[..])
+        );
+        assert_eq!(python_urlsafe_b64decode("").as_deref(), Some(&b""[..]));
+    }
 
     #[test]
     fn pack_ids_equals_signed_pack() {

@@ -110,7 +110,10 @@ impl Timestamp {
     /// four-digit year; month, day, hour, minute and second of one or two digits (a day may
     /// also be a space and one digit); 1 to 6 fraction digits, right-padded with zeros
     /// (`.77` is 770000 microseconds); the `T` in either case; nothing after the fraction.
-    /// Only ASCII digits are taken. Never panics.
+    /// Where strptime's pattern has `\d` (the year, a lone hour, minute or second, the second
+    /// digit of `1x`/`2x` days, `0x`/`1x` hours, `0x`..`5x` minutes and seconds), a decimal
+    /// digit of another script (Unicode category Nd, e.g. `２` or `٣`) counts as Python's
+    /// `int()` reads it; elsewhere only ASCII digits. Never panics.
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         match Self::parse_canonical(s.as_bytes()) {
             Some(t) => Ok(t),
@@ -121,7 +124,7 @@ impl Timestamp {
     /// [`parse`](Self::parse) for any text.
     fn parse_general(s: &str) -> Result<Self, TimestampError> {
         let b = s.as_bytes();
-        let mut p = Cursor { b, pos: 0 };
+        let mut p = Cursor { s, b, pos: 0 };
         let err = |reason| TimestampError::new(s, reason);
 
         let year = p
@@ -129,20 +132,28 @@ impl Timestamp {
             .ok_or_else(|| err("expected a four-digit year"))?;
         p.expect(b'-')
             .ok_or_else(|| err("expected '-' after the year"))?;
-        let month = p.field(false).ok_or_else(|| err("expected a month"))?;
+        let month = p
+            .field(Field::Month)
+            .ok_or_else(|| err("expected a month"))?;
         p.expect(b'-')
             .ok_or_else(|| err("expected '-' after the month"))?;
-        let day = p.field(true).ok_or_else(|| err("expected a day"))?;
+        let day = p.field(Field::Day).ok_or_else(|| err("expected a day"))?;
         if !matches!(p.next(), Some(b'T' | b't')) {
             return Err(err("expected 'T' after the day"));
         }
-        let hour = p.field(false).ok_or_else(|| err("expected an hour"))?;
+        let hour = p
+            .field(Field::Hour)
+            .ok_or_else(|| err("expected an hour"))?;
         p.expect(b':')
             .ok_or_else(|| err("expected ':' after the hour"))?;
-        let minute = p.field(false).ok_or_else(|| err("expected a minute"))?;
+        let minute = p
+            .field(Field::Minute)
+            .ok_or_else(|| err("expected a minute"))?;
         p.expect(b':')
             .ok_or_else(|| err("expected ':' after the minute"))?;
-        let second = p.field(false).ok_or_else(|| err("expected a second"))?;
+        let second = p
+            .field(Field::Second)
+            .ok_or_else(|| err("expected a second"))?;
         p.expect(b'.')
             .ok_or_else(|| err("expected '.' after the second"))?;
         let micro = p
@@ -310,8 +321,64 @@ impl FromStr for Timestamp {
 }
 
 struct Cursor<'a> {
+    s: &'a str,
     b: &'a [u8],
     pos: usize,
+}
+
+/// A field of one or two digits, for what strptime's pattern for it takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// `1[0-2]|0[1-9]|[1-9]`
+    Month,
+    /// `3[01]|[12]\d|0[1-9]|[1-9]| [1-9]`
+    Day,
+    /// `2[0-3]|[0-1]\d|\d`
+    Hour,
+    /// `[0-5]\d|\d`
+    Minute,
+    /// `6[0-1]|[0-5]\d|\d`
+    Second,
+}
+
+impl Field {
+    /// Whether two digits, the first ASCII `first`, may end with another script's digit
+    /// (the alternative has `\d` there).
+    fn other_second(self, first: u32) -> bool {
+        match self {
+            Field::Month => false,
+            Field::Day => matches!(first, 1 | 2),
+            Field::Hour => first <= 1,
+            Field::Minute | Field::Second => first <= 5,
+        }
+    }
+
+    /// Whether one digit of another script may stand alone (a lone `\d`).
+    fn other_alone(self) -> bool {
+        matches!(self, Field::Hour | Field::Minute | Field::Second)
+    }
+}
+
+/// The zeros of the decimal digits (Unicode category Nd) of Unicode 14.0, the version of
+/// Python 3.11's `unicodedata`: each is followed by its script's 1 to 9. Python's `\d`
+/// matches them and `int()` reads them.
+const DIGIT_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// The value of a decimal digit of any script (Unicode category Nd), as Python's `int()`.
+fn decimal_value(c: char) -> Option<u32> {
+    let c = u32::from(c);
+    let i = DIGIT_ZEROS
+        .partition_point(|&zero| zero <= c)
+        .checked_sub(1)?;
+    let value = c - DIGIT_ZEROS[i];
+    (value < 10).then_some(value)
 }
 
 impl Cursor<'_> {
@@ -332,20 +399,35 @@ impl Cursor<'_> {
         (self.next()? == c).then_some(())
     }
 
+    /// The decimal digit of any script at byte `at` (ASCII first), with its length in bytes.
+    fn any_digit(&self, at: usize) -> Option<(u32, usize)> {
+        if let Some(d) = self.digit(at) {
+            return Some((d, 1));
+        }
+        if self.b.get(at).is_some_and(u8::is_ascii) {
+            return None;
+        }
+        let c = self.s.get(at..)?.chars().next()?;
+        Some((decimal_value(c)?, c.len_utf8()))
+    }
+
+    /// `%Y`: four digits, of any script (`\d\d\d\d`).
     fn fixed4(&mut self) -> Option<u32> {
         let mut v = 0;
-        for i in 0..4 {
-            v = v * 10 + self.digit(self.pos + i)?;
+        for _ in 0..4 {
+            let (d, len) = self.any_digit(self.pos)?;
+            v = v * 10 + d;
+            self.pos += len;
         }
-        self.pos += 4;
         Some(v)
     }
 
     /// One or two digits (strptime's `%m`, `%d`, `%H`, `%M`, `%S`); `%d` also takes a space
     /// followed by one digit. Its regex alternatives, each followed by a non-digit separator,
-    /// come down to "the run of at most two digits", with the range checked afterwards.
-    fn field(&mut self, space_digit: bool) -> Option<u32> {
-        if space_digit && self.b.get(self.pos) == Some(&b' ') {
+    /// come down to "the run of at most two digits", with the range checked afterwards; a
+    /// digit of another script only where the alternative has `\d` ([`Field`]).
+    fn field(&mut self, field: Field) -> Option<u32> {
+        if field == Field::Day && self.b.get(self.pos) == Some(&b' ') {
             let d = self.digit(self.pos + 1)?;
             if self.digit(self.pos + 2).is_some() {
                 return None;
@@ -353,14 +435,22 @@ impl Cursor<'_> {
             self.pos += 2;
             return Some(d);
         }
-        let first = self.digit(self.pos)?;
-        match self.digit(self.pos + 1) {
-            Some(second) => {
-                self.pos += 2;
+        let (first, first_len) = self.any_digit(self.pos)?;
+        match self.any_digit(self.pos + first_len) {
+            Some((second, second_len)) => {
+                // No alternative starts with `\d` followed by a digit.
+                let takes = first_len == 1 && (second_len == 1 || field.other_second(first));
+                if !takes {
+                    return None;
+                }
+                self.pos += first_len + second_len;
                 Some(first * 10 + second)
             }
             None => {
-                self.pos += 1;
+                if first_len > 1 && !field.other_alone() {
+                    return None;
+                }
+                self.pos += first_len;
                 Some(first)
             }
         }
@@ -578,7 +668,6 @@ mod tests {
             "2016-04-18T17:42:61.1",
             " 2016-04-18T17:42:10.1",
             "2016-04-18T17:42:10.1 ",
-            "２016-04-18T17:42:10.1",
             "2016-04-18T17:42:10.-1",
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad:?} was accepted");
@@ -588,6 +677,44 @@ mod tests {
         assert!(e.to_string().contains("%Y-%m-%dT%H:%M:%S.%f"), "{e}");
         let long = "x".repeat(1000);
         assert!(Timestamp::parse(&long).unwrap_err().input().len() < 100);
+    }
+
+    /// Found by `crates/osprofiler/tests/python_oracle.rs`: strptime's `\d` takes decimal
+    /// digits of every script (Python's `int()` reads them), so Python reads
+    /// `2005-06-30T18:5𝟐:52.7`; its explicit classes (`[0-9]`, `[1-9]`, `1[0-2]`, ...) take
+    /// ASCII only. Each case was checked with Python 3.11's `datetime.strptime`.
+    #[test]
+    fn digits_of_other_scripts_where_strptime_takes_them() {
+        for (text, same_as) in [
+            ("２016-04-18T17:42:10.1", "2016-04-18T17:42:10.1"),
+            ("2016-04-1٨T17:42:10.1", "2016-04-18T17:42:10.1"),
+            ("2016-04-18T1٧:42:10.1", "2016-04-18T17:42:10.1"),
+            ("2005-06-30T18:5𝟐:52.7", "2005-06-30T18:52:52.7"),
+            ("2016-04-18T٧:4:1.1", "2016-04-18T07:04:01.1"),
+            ("2016-04-18T17:42:٥.1", "2016-04-18T17:42:05.1"),
+        ] {
+            assert_eq!(ts(text), ts(same_as), "{text}");
+        }
+        for bad in [
+            "2016-04-18T17:42:10.1٧",
+            "2016-04-18T17:42:10.١",
+            "2016-0٤-18T17:42:10.1",
+            "2016-04-3٠T17:42:10.1",
+            "2016-04-٨T17:42:10.1",
+            "2016-04- ٨T17:42:10.1",
+            "2016-04-18T2٣:42:10.1",
+            "2016-04-18T٢٣:42:10.1",
+            "2016-04-18T17:42:6١.1",
+            "٠٠٠٠-04-18T17:42:10.1",
+            "2016-04-18T17:42:10½",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(decimal_value('0'), Some(0));
+        assert_eq!(decimal_value('𝟿'), Some(9));
+        assert_eq!(decimal_value('/'), None);
+        assert_eq!(decimal_value('²'), None);
+        assert_eq!(decimal_value('\u{10ffff}'), None);
     }
 
     #[test]
