@@ -78,9 +78,11 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Python's `repr(float)` as `json.dumps` writes it: the shortest round-trip digits, in
-/// exponent form (`1e+16`, `1e-05`) below 1e-4 and from 1e16 on, else fixed with at least one
-/// fraction digit (`100.0`); `NaN`, `Infinity`, `-Infinity` as Python allows them.
+/// Python's `repr(float)` as `json.dumps` writes it: the shortest digits that read back to
+/// the same float and, of those, the closest to it (a tie to the even digit, as Python's
+/// `repr` rounds), in exponent form (`1e+16`, `1e-05`) below 1e-4 and from 1e16 on, else fixed
+/// with at least one fraction digit (`100.0`); `NaN`, `Infinity`, `-Infinity` as Python allows
+/// them.
 pub fn python_float_repr(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_owned();
@@ -88,19 +90,53 @@ pub fn python_float_repr(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
-    let sci = format!("{v:e}");
+    // Rust's shortest digits read back, but of two equally short ones they need not be the
+    // closest (`1438200321905892.25` gives `...892.3`, Python `...892.2`): the correctly
+    // rounded digits of the same length are Python's whenever they read back too.
+    let shortest = format!("{v:e}");
+    let digits = shortest
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .count();
+    let rounded = format!("{:.*e}", digits.saturating_sub(1), v);
+    let sci = if rounded != shortest && rounded.parse::<f64>() == Ok(v) {
+        rounded
+    } else {
+        shortest
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     if v != 0.0 && !(-4..16).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         return format!("{mantissa}e{sign}{:02}", exp.abs());
     }
-    let fixed = format!("{v}");
-    if fixed.contains('.') {
-        fixed
-    } else {
-        fixed + ".0"
+    // Fixed notation from the digits and the exponent.
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut out = String::with_capacity(digits.len() + 8);
+    if negative {
+        out.push('-');
     }
+    if exp < 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+        out.push_str(&digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+    out
 }
 
 /// Python's `str()` of the value `json.loads` gives for `value`: what `"%s" % v`, `str(v)`,
@@ -528,6 +564,13 @@ mod tests {
             (0.0, "0.0"),
             (-0.0, "-0.0"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
+            // Two shortest candidates equally close: Python's repr takes the even digit.
+            (1438200321905892.25, "1438200321905892.2"),
+            (123.456, "123.456"),
+            (0.000123, "0.000123"),
+            (5e-324, "5e-324"),
+            (1e22, "1e+22"),
+            (9007199254740993.0, "9007199254740992.0"),
         ] {
             assert_eq!(python_float_repr(v), py, "{v}");
         }
