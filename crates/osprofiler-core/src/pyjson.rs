@@ -564,15 +564,21 @@ mod tests {
             (0.0, "0.0"),
             (-0.0, "-0.0"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
-            // Two shortest candidates equally close: Python's repr takes the even digit.
-            (1438200321905892.25, "1438200321905892.2"),
             (123.456, "123.456"),
             (0.000123, "0.000123"),
             (5e-324, "5e-324"),
             (1e22, "1e+22"),
-            (9007199254740993.0, "9007199254740992.0"),
         ] {
             assert_eq!(python_float_repr(v), py, "{v}");
+        }
+        // Floats written exactly (more digits than a literal may have).
+        for (text, py) in [
+            // Two shortest candidates equally close: Python's repr takes the even digit.
+            ("1438200321905892.25", "1438200321905892.2"),
+            ("9007199254740993", "9007199254740992.0"),
+        ] {
+            let v: f64 = text.parse().unwrap();
+            assert_eq!(python_float_repr(v), py, "{text}");
         }
     }
 }

@@ -174,7 +174,6 @@ fn odd_text(rng: &mut Rng) -> String {
 /// `serde_json` without its `float_roundtrip` feature, so our reports and `signed_unpack`
 /// print such a float one unit in the last place off from Python's. Not in docs/wire.md 11:
 /// reported; with `float_roundtrip` on, nothing is left out here.
-
 fn float(rng: &mut Rng) -> f64 {
     const FAMILIAR: &[f64] = &[
         0.1,
