@@ -159,6 +159,8 @@ struct ShowArgs {
     /// Write the output (tree, JSON, HTML or DOT) to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    tree: options::TreeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -372,6 +374,7 @@ fn main() -> ExitCode {
                     &a.trace,
                     options,
                     format,
+                    &a.tree.options(),
                     a.render_dot.as_deref(),
                     a.out.as_deref(),
                 )

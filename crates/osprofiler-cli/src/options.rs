@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use osprofiler::driver::DriverOptions;
 
+use crate::tree::TreeOptions;
+
 /// The longest `--idle-timeout` taken: a day. More is surely a typo, and keeps `Duration`
 /// arithmetic far from overflowing.
 const MAX_IDLE_TIMEOUT_S: f64 = 86_400.0;
@@ -102,10 +104,69 @@ impl clap::builder::TypedValueParser for TransportUrlParser {
     }
 }
 
+/// `trace show`'s options for the tree view of very large traces (flattened into its
+/// arguments; refused with --json, --html and --dot, which always hold the whole trace).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TreeArgs {
+    /// Tree view: show points down to depth N only (1: the top-level points, 0: only the
+    /// total). What lies deeper is folded into one line under its parent that says how many
+    /// points (and errors) it holds.
+    #[arg(
+        long = "max-depth",
+        value_name = "N",
+        conflicts_with_all = ["json", "html", "dot", "render_dot"]
+    )]
+    pub max_depth: Option<usize>,
+    /// Tree view: fold every point that took less than MS milliseconds, with all the points
+    /// under it. A run of folded siblings becomes one line, e.g. "… 1,234 points folded
+    /// (< 1 ms), 2 errors". Durations are whole milliseconds, so 1 folds the 0 ms points.
+    #[arg(
+        long = "fold-under-ms",
+        value_name = "MS",
+        value_parser = parse_fold_under_ms,
+        conflicts_with_all = ["json", "html", "dot", "render_dot"]
+    )]
+    pub fold_under_ms: Option<f64>,
+}
+
+impl TreeArgs {
+    /// What the tree leaves out.
+    pub fn options(&self) -> TreeOptions {
+        TreeOptions {
+            max_depth: self.max_depth,
+            fold_under_ms: self.fold_under_ms,
+        }
+    }
+}
+
+/// `--fold-under-ms`: milliseconds, whole or with a fraction, not negative.
+pub fn parse_fold_under_ms(s: &str) -> Result<f64, String> {
+    let ms: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of milliseconds, got {s:?}"))?;
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(format!(
+            "expected a number of milliseconds, 0 or more, got {s:?}"
+        ));
+    }
+    Ok(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use osprofiler::driver::mask_password;
+
+    #[test]
+    fn fold_thresholds() {
+        assert_eq!(parse_fold_under_ms("1"), Ok(1.0));
+        assert_eq!(parse_fold_under_ms("0.5"), Ok(0.5));
+        assert_eq!(parse_fold_under_ms("0"), Ok(0.0));
+        for bad in ["", "x", "-1", "inf", "NaN"] {
+            assert!(parse_fold_under_ms(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn idle_timeouts() {

@@ -5,10 +5,13 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use osprofiler::driver::{get_driver, Driver, DriverError, DriverOptions, GetReport};
-use osprofiler::report::{report_from_json_file_contents, Report, ReportError};
+use osprofiler::report::{
+    report_from_json_file_contents, report_from_json_text, Report, ReportError,
+};
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::tree::TreeOptions;
 use crate::{dot, html, table, tree};
 use osprofiler::pyjson;
 
@@ -33,24 +36,22 @@ impl ShownReport {
         }
     }
 
-    fn write_json(&self, out: &mut dyn Write) -> serde_json::Result<()> {
+    fn write_json(&self, out: &mut dyn Write) -> Result<()> {
         match self {
-            ShownReport::Built(r) => pyjson::write_pretty(out, r, 2),
-            ShownReport::Loaded(v) => pyjson::write_pretty(out, v, 2),
+            // Straight from the report's arena, on all cores: the bytes of the serde path.
+            ShownReport::Built(r) => osprofiler::report::write_python_pretty(r, out)?,
+            ShownReport::Loaded(v) => pyjson::write_pretty(out, v, 2)?,
         }
+        Ok(())
     }
 
-    /// The tree view.
-    pub fn tree(&self) -> Result<String> {
-        Ok(tree::render(&*self.value()?))
-    }
-
-    /// The report as JSON (Python's layout).
-    pub fn value(&self) -> Result<std::borrow::Cow<'_, Value>> {
-        Ok(match self {
-            ShownReport::Built(r) => std::borrow::Cow::Owned(serde_json::to_value(r)?),
-            ShownReport::Loaded(v) => std::borrow::Cow::Borrowed(v),
-        })
+    /// Writes the tree view, line by line, from the report as it is held (a built report's
+    /// nodes are read in place, never turned into JSON values).
+    pub fn write_tree(&self, options: &TreeOptions, out: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            ShownReport::Built(r) => tree::write_report(r, options, out),
+            ShownReport::Loaded(v) => tree::write_value(v, options, out),
+        }
     }
 
     /// The DOT graph, as Python's `--dot` prints it.
@@ -102,6 +103,17 @@ fn uuid_like(s: &str) -> bool {
 pub fn load_file(path: &Path) -> Result<ShownReport> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if text.trim_start().starts_with('[') {
+        // A list of notifications: the report keeps the text as their storage (no copy).
+        return report_from_json_text(text)
+            .map(ShownReport::Built)
+            .map_err(|e| {
+                anyhow!(
+                    "{}: expected a JSON report or a JSON list of notifications: {e}",
+                    path.display()
+                )
+            });
+    }
     match report_from_json_file_contents(&text) {
         Ok(report) => Ok(ShownReport::Built(report)),
         Err(ReportError::Shape { .. }) if text.trim_start().starts_with('{') => {
@@ -157,11 +169,13 @@ impl Format {
 }
 
 /// `osprofiler trace show`: reads the trace from a file or the store of `options`, writes it
-/// in `format` (and with `render_dot`, renders its DOT graph into that file).
+/// in `format`, the tree cut and folded as `tree_options` say (and with `render_dot`, renders
+/// its DOT graph into that file).
 pub async fn show(
     trace: &str,
     options: DriverOptions,
     format: Format,
+    tree_options: &TreeOptions,
     render_dot: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<()> {
@@ -184,19 +198,26 @@ pub async fn show(
             eprintln!("rendered the DOT graph into {}", written.display());
             write_to(out, true, |w| Ok(w.write_all(source.as_bytes())?))
         }
-        None => emit(&report, format, out),
+        None => emit_with(&report, format, tree_options, out),
     }
 }
 
 /// Writes the trace in `format` to `out` or standard output. As Python's CLI, standard
 /// output gets a final newline after the JSON, HTML or DOT text, a file does not.
 pub fn emit(report: &ShownReport, format: Format, out: Option<&Path>) -> Result<()> {
+    emit_with(report, format, &TreeOptions::default(), out)
+}
+
+/// [`emit`], the tree cut and folded as `tree_options` say.
+pub fn emit_with(
+    report: &ShownReport,
+    format: Format,
+    tree_options: &TreeOptions,
+    out: Option<&Path>,
+) -> Result<()> {
     match format {
-        Format::Tree => {
-            let tree = report.tree()?;
-            write_to(out, false, |w| Ok(w.write_all(tree.as_bytes())?))
-        }
-        Format::Json => write_to(out, true, |w| Ok(report.write_json(w)?)),
+        Format::Tree => write_to(out, false, |w| Ok(report.write_tree(tree_options, w)?)),
+        Format::Json => write_to(out, true, |w| report.write_json(w)),
         Format::Html => write_to(out, true, |w| html::write_page(w, report)),
         Format::Dot => {
             let source = report.dot();

@@ -55,6 +55,7 @@ mod list;
 mod load;
 mod model;
 mod parallel;
+mod pretty;
 mod scan;
 
 use std::future::Future;
@@ -65,6 +66,7 @@ use serde_json::Value;
 
 pub use builder::{Entry, EntryError, Field, ReportBuilder, Skipped};
 pub use model::{Node, NodeInfo, Nodes, Report, Stat, MAX_SERIALIZE_DEPTH};
+pub use pretty::{write_python_pretty, write_python_pretty_on};
 
 /// Why a report could not be read from JSON.
 #[derive(Debug, thiserror::Error)]

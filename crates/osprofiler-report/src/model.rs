@@ -59,7 +59,7 @@ impl Marks {
         self.len += 1;
     }
 
-    fn iter(&self) -> impl Iterator<Item = (Mark, usize)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Mark, usize)> + '_ {
         (0..usize::from(self.len)).filter_map(|i| self.kinds[i].map(|k| (k, self.at[i] as usize)))
     }
 }
@@ -325,6 +325,24 @@ impl<'a> Iterator for Nodes<'a> {
     }
 }
 
+impl<'a> Nodes<'a> {
+    /// The first `mid` of the nodes still to come, and the others (`mid` past the end: all,
+    /// and none).
+    pub fn split_at(&self, mid: usize) -> (Nodes<'a>, Nodes<'a>) {
+        let (a, b) = self.ids.as_slice().split_at(mid.min(self.ids.len()));
+        (
+            Nodes {
+                report: self.report,
+                ids: a.iter(),
+            },
+            Nodes {
+                report: self.report,
+                ids: b.iter(),
+            },
+        )
+    }
+}
+
 impl DoubleEndedIterator for Nodes<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.ids.next_back().map(|&id| self.report.node(id))
@@ -398,8 +416,8 @@ impl<'a> Node<'a> {
 /// A node's `info`, as Python builds it.
 #[derive(Clone, Copy)]
 pub struct NodeInfo<'a> {
-    report: &'a Report,
-    data: &'a NodeData,
+    pub(crate) report: &'a Report,
+    pub(crate) data: &'a NodeData,
 }
 
 impl fmt::Debug for NodeInfo<'_> {
@@ -524,7 +542,7 @@ fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// One difference from a `Value` (and from Python's `json.loads` + `dumps`): an object with a
 /// repeated key keeps both entries instead of the last value at the first position. No
 /// notifier writes such objects; the report's own keys are never repeated.
-struct Json<'a>(&'a str);
+pub(crate) struct Json<'a>(pub(crate) &'a str);
 
 impl Serialize for Json<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
