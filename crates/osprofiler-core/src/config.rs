@@ -179,8 +179,16 @@ impl ProfilerConfig {
 
     #[cfg(feature = "ini")]
     fn merge_ini_str(mut self, text: &str, source_name: &str) -> Result<Self, ConfigError> {
+        // rust-ini always joins a line ending in `\` with the next one (even with escapes
+        // off); oslo.config does not, so a value ending in `\` would swallow the next option.
+        // A space after the `\` keeps the lines apart (values are trimmed).
+        let text = if text.contains("\\\n") {
+            std::borrow::Cow::Owned(text.replace("\\\n", "\\ \n"))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         let ini = ini::Ini::load_from_str_opt(
-            text,
+            &text,
             ini::ParseOption {
                 enabled_quote: false,
                 enabled_escape: false,
@@ -342,6 +350,22 @@ mod tests {
         assert_eq!(c.socket_timeout, 0.1);
         assert_eq!(c.sentinel_service_name, "mymaster");
         assert_eq!(c.connection_string, None);
+    }
+
+    /// Found by the `config` fuzz target: rust-ini joins a line ending in `\` with the
+    /// next (a line continuation oslo.config does not have), so the option after a value
+    /// ending in `\` was lost.
+    #[cfg(feature = "ini")]
+    #[test]
+    fn a_value_ending_in_a_backslash_keeps_the_next_line() {
+        let c = ProfilerConfig::from_ini_str(
+            "[profiler]\nhmac_keys = a\\\nenabled = true\r\nconnection_string = x\\\r\nsocket_timeout = 2\n",
+        )
+        .unwrap();
+        assert_eq!(c.hmac_keys, ["a\\"]);
+        assert!(c.enabled);
+        assert_eq!(c.connection_string.as_deref(), Some("x\\"));
+        assert_eq!(c.socket_timeout, 2.0);
     }
 
     #[cfg(feature = "ini")]

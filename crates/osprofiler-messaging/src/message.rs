@@ -96,7 +96,8 @@ struct PayloadHead<'a> {
 /// Reads a message body: the 1.0 message, or the 2.0 envelope around it. `None` when it is
 /// neither (not JSON, not an object, no payload).
 pub fn read_message(body: &[u8]) -> Option<Received> {
-    let outer: Message = serde_json::from_slice(body).ok()?;
+    // From text, not bytes: serde_json checks the UTF-8 of skipped strings only then.
+    let outer: Message = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
     let inner = match (&outer.version, outer.message) {
         (Some(_), Some(text)) => serde_json::from_str::<Message>(&text).ok()?,
         (_, message) => Message { message, ..outer },
@@ -196,5 +197,15 @@ mod tests {
         assert!(read_message(br#"{"priority": "INFO"}"#).is_none());
         let odd = read_message(br#"{"priority": "INFO", "payload": {"base_id": 7}}"#).unwrap();
         assert_eq!(odd.base_id, None);
+    }
+
+    /// Found by the `messaging_message` fuzz target: serde_json does not check the UTF-8 of
+    /// a string it skips, so a body that is not UTF-8 in a field the reader ignores was
+    /// read; oslo.messaging (kombu decoding the body) refuses it.
+    #[test]
+    fn refuses_a_body_that_is_not_utf8() {
+        assert!(read_message(b"{\"message_id\": \"\xff\", \"payload\": {}}").is_none());
+        let inner = b"{\"oslo.version\": \"2.0\", \"x\": \"\xfe\", \"oslo.message\": \"{\\\"payload\\\": 1}\"}";
+        assert!(read_message(inner).is_none());
     }
 }
