@@ -68,31 +68,17 @@ fn model(body: &[u8]) -> Option<Option<Model>> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Some(None);
     };
+    // A key twice anywhere (the payload's `base_id`, say): serde's structs refuse it (the
+    // reader's `base_id` is then None), Python keeps the last.
     if out_of_range(text) || has_duplicate_keys(text) {
         return None;
     }
     let unknown = |t: &str| out_of_range(t) || has_duplicate_keys(t);
     if let Ok(Value::Object(outer)) = serde_json::from_str::<Value>(text) {
-        let mut message = &outer;
-        let inner_value;
         if let (Some(v), Some(Value::String(inner))) =
             (outer.get("oslo.version"), outer.get("oslo.message"))
         {
-            if !v.is_null() {
-                if unknown(inner) {
-                    return None;
-                }
-                inner_value = serde_json::from_str::<Value>(inner).ok();
-                match &inner_value {
-                    Some(Value::Object(m)) => message = m,
-                    _ => return Some(None),
-                }
-            }
-        }
-        // A payload with a key twice: serde's struct refuses it (base_id None), Python
-        // keeps the last.
-        if let Some(p) = message.get("payload") {
-            if has_duplicate_keys(&p.to_string()) {
+            if !v.is_null() && unknown(inner) {
                 return None;
             }
         }

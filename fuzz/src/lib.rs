@@ -209,29 +209,61 @@ pub fn is_canonical(s: &str) -> bool {
         })
 }
 
-/// Whether the JSON `text` is an object with a key twice (at its top level). Python's
+/// Whether the JSON `text` holds an object with a key twice, at any depth. Python's
 /// `json.loads` keeps the last value, `serde_json::Value` too, but a `serde` struct (what the
-/// readers deserialize into) refuses the text: a difference the models leave alone.
+/// readers deserialize into, the payload's head included) refuses the text: a difference the
+/// models leave alone.
 pub fn has_duplicate_keys(text: &str) -> bool {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    /// Whether a value has an object with a key twice.
+    struct Dups(bool);
+    impl<'de> Deserialize<'de> for Dups {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Dups, D::Error> {
+            d.deserialize_any(V)
+        }
+    }
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = bool;
+        type Value = Dups;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
+            f.write_str("JSON")
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+        fn visit_bool<E>(self, _: bool) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_unit<E>(self) -> Result<Dups, E> {
+            Ok(Dups(false))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Dups, A::Error> {
+            let mut dup = false;
+            while let Some(Dups(d)) = s.next_element()? {
+                dup |= d;
+            }
+            Ok(Dups(dup))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Dups, A::Error> {
             let mut seen = std::collections::HashSet::new();
             let mut dup = false;
             while let Some(k) = m.next_key::<String>()? {
-                m.next_value::<IgnoredAny>()?;
-                dup |= !seen.insert(k);
+                let Dups(d) = m.next_value()?;
+                dup |= d || !seen.insert(k);
             }
-            Ok(dup)
+            Ok(Dups(dup))
         }
     }
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.deserialize_map(V).unwrap_or(false)
+    serde_json::from_str::<Dups>(text).is_ok_and(|d| d.0)
 }
 
 /// Splits fuzz input into at most `n` parts at `sep` bytes (the last part keeps the rest).
@@ -242,6 +274,17 @@ pub fn split_parts(data: &[u8], sep: u8, n: usize) -> Vec<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found in CI: a message whose payload held `base_id` twice (the model looked at the top
+    /// level only, and the reader's payload head refuses the payload's duplicate).
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        assert!(has_duplicate_keys(r#"{"a": 1, "a": 2}"#));
+        assert!(has_duplicate_keys(r#"{"payload": {"base_id": "x", "base_id": "y"}}"#));
+        assert!(has_duplicate_keys(r#"[{"k": [{"z": 1, "z": 1}]}]"#));
+        assert!(!has_duplicate_keys(r#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#));
+        assert!(!has_duplicate_keys("not json"));
+    }
 
     #[test]
     fn the_model_reads_what_python_reads() {
