@@ -280,9 +280,13 @@ mod tests {
     #[test]
     fn duplicate_keys_are_found_at_any_depth() {
         assert!(has_duplicate_keys(r#"{"a": 1, "a": 2}"#));
-        assert!(has_duplicate_keys(r#"{"payload": {"base_id": "x", "base_id": "y"}}"#));
+        assert!(has_duplicate_keys(
+            r#"{"payload": {"base_id": "x", "base_id": "y"}}"#
+        ));
         assert!(has_duplicate_keys(r#"[{"k": [{"z": 1, "z": 1}]}]"#));
-        assert!(!has_duplicate_keys(r#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#));
+        assert!(!has_duplicate_keys(
+            r#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#
+        ));
         assert!(!has_duplicate_keys("not json"));
     }
 
