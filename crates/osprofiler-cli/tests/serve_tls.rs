@@ -5,28 +5,18 @@
 //! and `trace list`; clients that do not trust the CA, or speak plain HTTP, or bring no
 //! token, refused; a bad certificate or key refused before listening.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use support::{command, start_serve_over, Started};
+
+mod support;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_osprofiler");
-
-/// The binary with `args`, without the variables that would change its choices.
-fn command(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("OSPROFILER_CONNECTION_STRING")
-        .env_remove("OSPROFILER_COLLECTOR_TOKEN")
-        .env_remove("OSPROFILER_TRANSPORT_URL")
-        .env_remove("OSPROFILER_CA_FILE")
-        .env_remove("RUST_LOG");
-    c
-}
 
 fn output(c: &mut Command) -> Output {
     c.output().expect("the binary runs")
@@ -74,11 +64,9 @@ fn pki() -> Pki {
     }
 }
 
-/// A running `osprofiler serve`.
+/// A running `osprofiler serve` over TLS, and its port.
 struct Server {
-    child: Child,
-    stderr: BufReader<ChildStderr>,
-    start_line: String,
+    started: Started,
     port: u16,
 }
 
@@ -86,49 +74,19 @@ impl Server {
     /// Starts `serve --listen 127.0.0.1:0` with `args`; waits for the start line, which
     /// must say `https://`.
     fn start(args: &[&str]) -> Server {
-        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let mut child = command(&all)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("serve starts");
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut start_line = String::new();
-        stderr.read_line(&mut start_line).expect("a start line");
-        let port = start_line
-            .split("listening on https://127.0.0.1:")
-            .nth(1)
-            .and_then(|rest| rest.split([',', ' ', '\n']).next())
-            .and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            panic!("no https:// address in the start line {start_line:?}");
-        };
-        Server {
-            child,
-            stderr,
-            start_line,
-            port,
-        }
+        let started = start_serve_over("https", args);
+        let port = started
+            .addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {}", started.addr));
+        Server { started, port }
     }
 
     /// SIGTERM; the exit code and the rest of the log.
-    fn terminate(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut rest = String::new();
-        let _ = self.stderr.read_to_string(&mut rest);
-        (status.code(), rest)
+    fn terminate(self) -> (Option<i32>, String) {
+        self.started.signal("-TERM")
     }
 }
 
@@ -163,9 +121,9 @@ fn serve_over_tls_from_the_config_file_send_show_and_list() {
     .unwrap();
     let server = Server::start(&["--config-file", conf.to_str().unwrap()]);
     assert!(
-        server.start_line.contains("token required"),
+        server.started.start_line.contains("token required"),
         "{}",
-        server.start_line
+        server.started.start_line
     );
     let cs = format!("https://localhost:{}", server.port);
     let ca = pki.ca.to_str().unwrap();
