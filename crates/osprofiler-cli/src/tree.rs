@@ -424,35 +424,9 @@ struct Lines {
 
 fn ms_len(v: Option<i64>) -> usize {
     match v {
-        Some(v) => {
-            let mut buf = itoa_buf();
-            fmt_i64(&mut buf, v).len() + 3
-        }
+        Some(v) => itoa::Buffer::new().format(v).len() + 3,
         None => 1,
     }
-}
-
-fn itoa_buf() -> [u8; 24] {
-    [0; 24]
-}
-
-/// `v` in decimal, into the end of `buf`.
-fn fmt_i64(buf: &mut [u8; 24], v: i64) -> &str {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("?")
 }
 
 /// `1234567` as `1,234,567`.
@@ -660,7 +634,7 @@ fn write_lines<W: Write>(
     out.write_all(header.trim_end().as_bytes())?;
     out.write_all(b"\n")?;
     let mut row = String::with_capacity(256);
-    let mut num = itoa_buf();
+    let mut num = itoa::Buffer::new();
     let spaces = |row: &mut String, n: usize| row.extend(std::iter::repeat_n(' ', n));
     for part in all() {
         for l in &part.lines {
@@ -681,7 +655,7 @@ fn write_lines<W: Write>(
                     spaces(&mut row, w - ms_len(v));
                     match v {
                         Some(v) => {
-                            row.push_str(fmt_i64(&mut num, v));
+                            row.push_str(num.format(v));
                             row.push_str(" ms");
                         }
                         None => row.push('?'),

@@ -322,22 +322,7 @@ fn opt_int(out: &mut Vec<u8>, v: Option<i64>) {
 }
 
 fn int(out: &mut Vec<u8>, v: i128) {
-    let mut buf = [0u8; 40];
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// A newline and `level` steps of two spaces.
